@@ -1,0 +1,685 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Every default below is the product default of the specification; the markers
+// are the only place defaults live. The `tapstack` CLI applies them from the
+// generated CRD schema, exactly as the API server does.
+
+// PaymentMigrationSpec declares one migration of the payment workload from its
+// source environment to its target environment.
+//
+// +kubebuilder:validation:XValidation:rule="self.cutover.stepIntervalSeconds >= self.traffic.recordTTLSeconds",message="cutover.stepIntervalSeconds must be at least traffic.recordTTLSeconds, or resolvers still use the previous weights when the next step starts",fieldPath=".cutover.stepIntervalSeconds"
+// +kubebuilder:validation:XValidation:rule="has(self.region) == has(oldSelf.region)",message="region cannot be added or removed after creation"
+type PaymentMigrationSpec struct {
+	// EnvironmentSuffix is appended to every AWS name of the migration
+	// (for example rds-source-<suffix>) and names the stack TapStack<suffix>.
+	// Lowercase letters and digits; at most 21 characters so that the longest
+	// derived name (the ALB, 32 characters) fits. Immutable.
+	// +kubebuilder:validation:Required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=21
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="environmentSuffix is immutable"
+	EnvironmentSuffix string `json:"environmentSuffix"`
+
+	// Region is the AWS region of the stack. When omitted, the operator's
+	// --default-region flag (AWS_REGION, else us-east-1) is used and pinned in
+	// status.region on the first reconcile. Immutable.
+	// +optional
+	// +kubebuilder:validation:MaxLength=25
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="region is immutable"
+	Region string `json:"region,omitempty"`
+
+	// Tags are applied to every taggable resource of the stack and to the stack.
+	// Environment, MigrationPhase and CostCenter must always be present.
+	// +kubebuilder:default={"Environment":"dev","MigrationPhase":"migration","CostCenter":"payments"}
+	// +kubebuilder:validation:MaxProperties=40
+	// +kubebuilder:validation:XValidation:rule="['Environment', 'MigrationPhase', 'CostCenter'].all(k, k in self)",message="tags must contain Environment, MigrationPhase and CostCenter"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) >= 1 && size(k) <= 128 && !k.startsWith('aws:') && size(self[k]) <= 256)",message="tag keys must be 1-128 characters without the reserved aws: prefix, values at most 256 characters"
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+
+	// +kubebuilder:default={}
+	// +optional
+	Network NetworkSpec `json:"network"`
+	// +kubebuilder:default={}
+	// +optional
+	Database DatabaseSpec `json:"database"`
+	// +kubebuilder:default={}
+	// +optional
+	Replication ReplicationSpec `json:"replication"`
+	// +kubebuilder:default={}
+	// +optional
+	Storage StorageSpec `json:"storage"`
+	// +kubebuilder:default={}
+	// +optional
+	Service ServiceSpec `json:"service"`
+	// +kubebuilder:default={}
+	// +optional
+	Traffic TrafficSpec `json:"traffic"`
+	// +kubebuilder:default={}
+	// +optional
+	Cutover CutoverSpec `json:"cutover"`
+	// +optional
+	Alerts AlertsSpec `json:"alerts,omitempty"`
+
+	// DeletionPolicy says what deleting the PaymentMigration does to AWS: Delete
+	// empties the buckets and deletes the stack (dev/test), Retain leaves it all.
+	// +kubebuilder:default=Delete
+	// +kubebuilder:validation:Enum=Delete;Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// DeletionPolicy is what happens to AWS resources when the PaymentMigration goes.
+type DeletionPolicy string
+
+const (
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+)
+
+// NATGateways chooses between availability and cost for private egress.
+// +kubebuilder:validation:Enum=OnePerAZ;Single
+type NATGateways string
+
+const (
+	NATGatewaysOnePerAZ NATGateways = "OnePerAZ"
+	NATGatewaysSingle   NATGateways = "Single"
+)
+
+// NetworkSpec is the VPC: two availability zones, each with a public and a
+// private subnet.
+type NetworkSpec struct {
+	// VPCCIDR is the IPv4 range of the VPC; four /24 subnets are carved from it.
+	// +kubebuilder:default="10.0.0.0/16"
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() >= 16 && cidr(self).prefixLength() <= 22",message="vpcCIDR must be an IPv4 CIDR with a prefix length between /16 and /22"
+	// +optional
+	VPCCIDR string `json:"vpcCIDR,omitempty"`
+
+	// AvailabilityZones pins the two zones; by default the region's first two.
+	// +kubebuilder:validation:MinItems=2
+	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:items:MaxLength=30
+	// +kubebuilder:validation:items:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$`
+	// +kubebuilder:validation:XValidation:rule="self[0] != self[1]",message="availabilityZones must name two different zones"
+	// +listType=atomic
+	// +optional
+	AvailabilityZones []string `json:"availabilityZones,omitempty"`
+
+	// NATGateways is OnePerAZ (survives a zone outage) or Single (cheaper).
+	// +kubebuilder:default=OnePerAZ
+	// +optional
+	NATGateways NATGateways `json:"natGateways,omitempty"`
+}
+
+// DatabaseSpec applies to both the source and the target RDS PostgreSQL instance.
+// Storage is always encrypted and TLS always forced; those are not knobs.
+type DatabaseSpec struct {
+	// EngineVersion is a PostgreSQL 14 version ("14" or "14.x"); the parameter
+	// groups are of family postgres14.
+	// +kubebuilder:default="14"
+	// +kubebuilder:validation:MaxLength=8
+	// +kubebuilder:validation:Pattern=`^14(\.[0-9]{1,2})?$`
+	// +optional
+	EngineVersion string `json:"engineVersion,omitempty"`
+
+	// InstanceClass of both instances.
+	// +kubebuilder:default="db.r5.large"
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^db\.[a-z0-9]+\.[a-z0-9]+$`
+	// +optional
+	InstanceClass string `json:"instanceClass,omitempty"`
+
+	// AllocatedStorageGiB of each instance (gp3 needs at least 20).
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=20
+	// +kubebuilder:validation:Maximum=65536
+	// +optional
+	AllocatedStorageGiB int32 `json:"allocatedStorageGiB,omitempty"`
+
+	// BackupRetentionDays of automated backups, which also enables point-in-time
+	// recovery (hence at least 1).
+	// +kubebuilder:default=7
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=35
+	// +optional
+	BackupRetentionDays int32 `json:"backupRetentionDays,omitempty"`
+
+	// DatabaseName is the payments database created on both instances.
+	// +kubebuilder:default="payments"
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9_]*$`
+	// +optional
+	DatabaseName string `json:"databaseName,omitempty"`
+
+	// MasterUsername; its password is generated by Secrets Manager.
+	// +kubebuilder:default="paymentsadmin"
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9_]*$`
+	// +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'rdsadmin', 'admin', 'rdsrepladmin'])",message="masterUsername must not be a name reserved by RDS for PostgreSQL"
+	// +optional
+	MasterUsername string `json:"masterUsername,omitempty"`
+
+	// KMSKeyID encrypts storage with a customer managed key; by default the
+	// account's aws/rds key.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	KMSKeyID string `json:"kmsKeyID,omitempty"`
+
+	// AllowRebootForParameterApply lets the operator reboot the source instance
+	// when logical replication is pending a reboot. Off by default: a reboot of a
+	// production database is the user's decision.
+	// +kubebuilder:default=false
+	// +optional
+	AllowRebootForParameterApply bool `json:"allowRebootForParameterApply,omitempty"`
+}
+
+// MigrationType is the DMS task's migration type.
+// +kubebuilder:validation:Enum=full-load-and-cdc;cdc
+type MigrationType string
+
+const (
+	MigrationTypeFullLoadAndCDC MigrationType = "full-load-and-cdc"
+	MigrationTypeCDC            MigrationType = "cdc"
+)
+
+// ReplicationSpec is the AWS DMS side: a replication instance and a task that
+// copies the payment tables from the source to the target database.
+type ReplicationSpec struct {
+	// EngineVersion of the DMS replication instance.
+	// +kubebuilder:default="3.5.4"
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+$`
+	// +optional
+	EngineVersion string `json:"engineVersion,omitempty"`
+
+	// InstanceClass of the replication instance.
+	// +kubebuilder:default="dms.r5.large"
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^dms\.[a-z0-9]+\.[a-z0-9]+$`
+	// +optional
+	InstanceClass string `json:"instanceClass,omitempty"`
+
+	// AllocatedStorageGiB of the replication instance.
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=6144
+	// +optional
+	AllocatedStorageGiB int32 `json:"allocatedStorageGiB,omitempty"`
+
+	// MigrationType is full-load-and-cdc (copy, then stream changes) or cdc
+	// (the target is already seeded).
+	// +kubebuilder:default=full-load-and-cdc
+	// +optional
+	MigrationType MigrationType `json:"migrationType,omitempty"`
+
+	// Schema holding the payment tables.
+	// +kubebuilder:default="public"
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z_][a-zA-Z0-9_]*$`
+	// +optional
+	Schema string `json:"schema,omitempty"`
+
+	// Tables to replicate; DMS wildcards (%) are allowed.
+	// +kubebuilder:default={"payments","transactions","refunds","payment_%"}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9_%]+$`
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u == t))",message="tables must not repeat a table"
+	// +listType=atomic
+	// +optional
+	Tables []string `json:"tables,omitempty"`
+
+	// Validation turns on DMS data validation of every replicated row.
+	// +kubebuilder:default=true
+	// +optional
+	Validation *bool `json:"validation,omitempty"`
+
+	// LagThresholdSeconds is the CDC latency above which replication counts as
+	// lagging (alarms, cutover gate).
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	LagThresholdSeconds int32 `json:"lagThresholdSeconds,omitempty"`
+
+	// CreateServiceRoles creates the account-wide dms-vpc-role and
+	// dms-cloudwatch-logs-role in the stack. Turn it off in accounts that
+	// already have them (two stacks cannot both own them).
+	// +kubebuilder:default=true
+	// +optional
+	CreateServiceRoles *bool `json:"createServiceRoles,omitempty"`
+
+	// Paused stops the replication task (resumable); clearing it resumes it.
+	// +kubebuilder:default=false
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// StorageSpec is the pair of buckets for transaction logs and audit trails.
+// Versioning, encryption, the public access block, TLS-only policies and
+// source→target replication are always on.
+type StorageSpec struct {
+	// GlacierTransitionDays moves current and noncurrent object versions to
+	// Glacier after this many days.
+	// +kubebuilder:default=90
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3650
+	// +optional
+	GlacierTransitionDays int32 `json:"glacierTransitionDays,omitempty"`
+}
+
+// ServiceSpec is the payment service on ECS Fargate behind the ALB.
+//
+// +kubebuilder:validation:XValidation:rule="self.minCapacity <= self.desiredCount && self.desiredCount <= self.maxCapacity",message="service.desiredCount must lie between service.minCapacity and service.maxCapacity",fieldPath=".desiredCount"
+// +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memoryMiB in [512, 1024, 2048]) || (self.cpu == 512 && self.memoryMiB >= 1024 && self.memoryMiB <= 4096 && self.memoryMiB % 1024 == 0) || (self.cpu == 1024 && self.memoryMiB >= 2048 && self.memoryMiB <= 8192 && self.memoryMiB % 1024 == 0) || (self.cpu == 2048 && self.memoryMiB >= 4096 && self.memoryMiB <= 16384 && self.memoryMiB % 1024 == 0) || (self.cpu == 4096 && self.memoryMiB >= 8192 && self.memoryMiB <= 30720 && self.memoryMiB % 1024 == 0)",message="service.memoryMiB is not a valid Fargate size for service.cpu",fieldPath=".memoryMiB"
+type ServiceSpec struct {
+	// Image of the payment service container.
+	// +kubebuilder:default="nginx:latest"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$`
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// Port the container listens on; the same port is used by the target group,
+	// the ALB listener and every security-group rule, so they cannot disagree.
+	// +kubebuilder:default=80
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+
+	// CPU units of a task (Fargate sizes).
+	// +kubebuilder:default=256
+	// +kubebuilder:validation:Enum=256;512;1024;2048;4096
+	// +optional
+	CPU int32 `json:"cpu,omitempty"`
+
+	// MemoryMiB of a task; must be valid for CPU on Fargate.
+	// +kubebuilder:default=512
+	// +kubebuilder:validation:Minimum=512
+	// +kubebuilder:validation:Maximum=30720
+	// +optional
+	MemoryMiB int32 `json:"memoryMiB,omitempty"`
+
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	DesiredCount int32 `json:"desiredCount,omitempty"`
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MinCapacity int32 `json:"minCapacity,omitempty"`
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MaxCapacity int32 `json:"maxCapacity,omitempty"`
+
+	// CPUTargetPercent is the target tracking value for average CPU.
+	// +kubebuilder:default=70
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=95
+	// +optional
+	CPUTargetPercent int32 `json:"cpuTargetPercent,omitempty"`
+
+	// MemoryTargetPercent is the target tracking value for average memory.
+	// +kubebuilder:default=80
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=95
+	// +optional
+	MemoryTargetPercent int32 `json:"memoryTargetPercent,omitempty"`
+
+	// HealthCheckPath of the target group health check.
+	// +kubebuilder:default="/"
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._~/%-]*$`
+	// +optional
+	HealthCheckPath string `json:"healthCheckPath,omitempty"`
+}
+
+// TrafficSpec is the Route 53 side: a private hosted zone, a health check on
+// the ALB and the weighted records the cutover moves.
+type TrafficSpec struct {
+	// HostedZoneName of the private hosted zone; must end in .internal.
+	// +kubebuilder:default="payments.internal"
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+internal$`
+	// +kubebuilder:validation:XValidation:rule="self.endsWith('.internal')",message="hostedZoneName must end in .internal"
+	// +optional
+	HostedZoneName string `json:"hostedZoneName,omitempty"`
+
+	// RecordName is the label of the weighted records inside the zone
+	// (api -> api.payments.internal).
+	// +kubebuilder:default="api"
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+	// +optional
+	RecordName string `json:"recordName,omitempty"`
+
+	// RecordTTLSeconds of the weighted records; the cutover waits at least this
+	// long between steps.
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	RecordTTLSeconds int32 `json:"recordTTLSeconds,omitempty"`
+
+	// +kubebuilder:default={}
+	// +optional
+	HealthCheck HealthCheckSpec `json:"healthCheck"`
+}
+
+// HealthCheckSpec is the Route 53 HTTP health check against the ALB. It probes
+// service.port, the one port of the service.
+type HealthCheckSpec struct {
+	// Path requested by the health checkers.
+	// +kubebuilder:default="/"
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._~/%-]*$`
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// RequestIntervalSeconds: Route 53 accepts 10 (fast) or 30 (standard).
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Enum=10;30
+	// +optional
+	RequestIntervalSeconds int32 `json:"requestIntervalSeconds,omitempty"`
+
+	// FailureThreshold is the number of consecutive failures before Route 53
+	// marks the endpoint unhealthy (1-10).
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	FailureThreshold int32 `json:"failureThreshold,omitempty"`
+}
+
+// Approval says who decides that the cutover may start.
+// +kubebuilder:validation:Enum=Manual;Automatic
+type Approval string
+
+const (
+	ApprovalManual    Approval = "Manual"
+	ApprovalAutomatic Approval = "Automatic"
+)
+
+// CutoverSpec is the gated, reversible traffic shift from source to target.
+type CutoverSpec struct {
+	// Approval is Manual (wait for approved: true) or Automatic (start as soon
+	// as the gates are green).
+	// +kubebuilder:default=Manual
+	// +optional
+	Approval Approval `json:"approval,omitempty"`
+
+	// Approved starts a Manual cutover. The operator records who set it.
+	// +kubebuilder:default=false
+	// +optional
+	Approved bool `json:"approved,omitempty"`
+
+	// Steps are the target weights in percent, strictly increasing, ending at 100.
+	// +kubebuilder:default={10,25,50,100}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=100
+	// +kubebuilder:validation:XValidation:rule="self[size(self) - 1] == 100",message="cutover.steps must end at 100"
+	// +kubebuilder:validation:XValidation:rule="[1, 2, 3, 4, 5, 6, 7, 8, 9].all(i, i >= size(self) || self[i - 1] < self[i])",message="cutover.steps must be strictly increasing"
+	// +listType=atomic
+	// +optional
+	Steps []int32 `json:"steps,omitempty"`
+
+	// StepIntervalSeconds is the least time between two weight changes; it must
+	// be at least the record TTL.
+	// +kubebuilder:default=120
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	StepIntervalSeconds int32 `json:"stepIntervalSeconds,omitempty"`
+
+	// +kubebuilder:default={}
+	// +optional
+	Gates GatesSpec `json:"gates"`
+
+	// AutoRollback sends traffic back to the source when a gate fails before the
+	// final flip.
+	// +kubebuilder:default=true
+	// +optional
+	AutoRollback *bool `json:"autoRollback,omitempty"`
+}
+
+// GatesSpec are the conditions that must hold before and during the cutover.
+type GatesSpec struct {
+	// ConsecutiveLagSamples under the lag threshold required to pass the lag gate.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	ConsecutiveLagSamples int32 `json:"consecutiveLagSamples,omitempty"`
+
+	// RequireValidation requires DMS validation with no failed records.
+	// +kubebuilder:default=true
+	// +optional
+	RequireValidation *bool `json:"requireValidation,omitempty"`
+
+	// RequireTargetHealthy requires the target's Route 53 health check to pass.
+	// +kubebuilder:default=true
+	// +optional
+	RequireTargetHealthy *bool `json:"requireTargetHealthy,omitempty"`
+}
+
+// AlertsSpec routes the stack's alarms.
+type AlertsSpec struct {
+	// Email subscribed to the SNS alarm topic (the owner confirms it by mail).
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	// +optional
+	Email string `json:"email,omitempty"`
+}
+
+// Phase is the one-word summary shown by kubectl; conditions carry the detail.
+// +kubebuilder:validation:Enum=Provisioning;Preflight;FullLoad;Replicating;CuttingOver;Completed;RollingBack;RolledBack;Failed;Deleting
+type Phase string
+
+const (
+	PhaseProvisioning Phase = "Provisioning"
+	PhasePreflight    Phase = "Preflight"
+	PhaseFullLoad     Phase = "FullLoad"
+	PhaseReplicating  Phase = "Replicating"
+	PhaseCuttingOver  Phase = "CuttingOver"
+	PhaseCompleted    Phase = "Completed"
+	PhaseRollingBack  Phase = "RollingBack"
+	PhaseRolledBack   Phase = "RolledBack"
+	PhaseFailed       Phase = "Failed"
+	PhaseDeleting     Phase = "Deleting"
+)
+
+// Condition types. Ready summarises the others.
+const (
+	ConditionReady              = "Ready"
+	ConditionStackReady         = "StackReady"
+	ConditionPreflightPassed    = "PreflightPassed"
+	ConditionReplicationRunning = "ReplicationRunning"
+	ConditionLagWithinThreshold = "LagWithinThreshold"
+	ConditionDataValidated      = "DataValidated"
+	ConditionTargetHealthy      = "TargetHealthy"
+	ConditionCutoverComplete    = "CutoverComplete"
+)
+
+// PaymentMigrationStatus is what the operator observed and did.
+type PaymentMigrationStatus struct {
+	// ObservedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase is for display; decisions are taken from conditions.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// Region is the region in effect, pinned on the first reconcile so that a
+	// change of the operator's default never moves an existing migration.
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// Conditions: Ready, StackReady, PreflightPassed, ReplicationRunning,
+	// LagWithinThreshold, DataValidated, TargetHealthy, CutoverComplete.
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// +optional
+	Stack *StackStatus `json:"stack,omitempty"`
+	// +optional
+	Replication *ReplicationStatus `json:"replication,omitempty"`
+	// +optional
+	Traffic *TrafficStatus `json:"traffic,omitempty"`
+
+	// History lists the latest transitions, oldest first.
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=atomic
+	// +optional
+	History []HistoryEntry `json:"history,omitempty"`
+}
+
+// StackStatus is the CloudFormation stack as last observed.
+type StackStatus struct {
+	// Name of the stack, TapStack<environmentSuffix>.
+	Name string `json:"name"`
+	// ID is the stack ARN.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// Status is the CloudFormation stack status, e.g. CREATE_COMPLETE.
+	// +optional
+	Status string `json:"status,omitempty"`
+	// Reason names the first resource that failed and why, from the stack events.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// TemplateHash is the content hash of the template last sent.
+	// +optional
+	TemplateHash string `json:"templateHash,omitempty"`
+	// Outputs are all stack outputs by key.
+	// +optional
+	Outputs map[string]string `json:"outputs,omitempty"`
+}
+
+// ReplicationStatus is the DMS task as last sampled.
+type ReplicationStatus struct {
+	// +optional
+	TaskARN string `json:"taskARN,omitempty"`
+	// TaskStatus is the DMS task status, e.g. running.
+	// +optional
+	TaskStatus string `json:"taskStatus,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	FullLoadPercent int32 `json:"fullLoadPercent,omitempty"`
+	// +optional
+	TablesLoaded int32 `json:"tablesLoaded,omitempty"`
+	// +optional
+	TablesLoading int32 `json:"tablesLoading,omitempty"`
+	// +optional
+	TablesQueued int32 `json:"tablesQueued,omitempty"`
+	// +optional
+	TablesErrored int32 `json:"tablesErrored,omitempty"`
+	// CDCLatencySourceSeconds is the latest CDCLatencySource sample.
+	// +optional
+	CDCLatencySourceSeconds *int64 `json:"cdcLatencySourceSeconds,omitempty"`
+	// CDCLatencyTargetSeconds is the latest CDCLatencyTarget sample.
+	// +optional
+	CDCLatencyTargetSeconds *int64 `json:"cdcLatencyTargetSeconds,omitempty"`
+	// SamplesUnderThreshold counts consecutive lag samples under the threshold.
+	// +optional
+	SamplesUnderThreshold int32 `json:"samplesUnderThreshold,omitempty"`
+	// ValidationState aggregated over the payment tables.
+	// +optional
+	ValidationState string `json:"validationState,omitempty"`
+	// +optional
+	ValidationFailedRecords int64 `json:"validationFailedRecords,omitempty"`
+	// +optional
+	ValidationPendingRecords int64 `json:"validationPendingRecords,omitempty"`
+	// +optional
+	ValidationSuspendedRecords int64 `json:"validationSuspendedRecords,omitempty"`
+	// SampleTime is when these figures were read.
+	// +optional
+	SampleTime *metav1.Time `json:"sampleTime,omitempty"`
+}
+
+// TrafficStatus is the split of traffic between the two environments.
+type TrafficStatus struct {
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	SourceWeight int32 `json:"sourceWeight"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	TargetWeight int32 `json:"targetWeight"`
+	// CurrentStep is the index into spec.cutover.steps last applied, -1 before the first.
+	// +optional
+	CurrentStep int32 `json:"currentStep"`
+	// HealthCheckStatus of the target's Route 53 health check.
+	// +optional
+	HealthCheckStatus string `json:"healthCheckStatus,omitempty"`
+	// LastStepTime is when the weights last changed.
+	// +optional
+	LastStepTime *metav1.Time `json:"lastStepTime,omitempty"`
+}
+
+// HistoryEntry is one transition of the migration.
+type HistoryEntry struct {
+	Time metav1.Time `json:"time"`
+	// Actor is who caused it: the operator, or the user who approved.
+	// +kubebuilder:validation:MaxLength=256
+	Actor string `json:"actor"`
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message"`
+}
+
+// PaymentMigration migrates the payment workload between two AWS environments
+// with zero downtime.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pm,categories=payments
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Stack",type=string,JSONPath=`.status.stack.status`
+// +kubebuilder:printcolumn:name="Replication",type=string,JSONPath=`.status.replication.taskStatus`
+// +kubebuilder:printcolumn:name="Lag",type=integer,JSONPath=`.status.replication.cdcLatencyTargetSeconds`
+// +kubebuilder:printcolumn:name="Target%",type=integer,JSONPath=`.status.traffic.targetWeight`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PaymentMigration struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PaymentMigrationSpec   `json:"spec"`
+	Status PaymentMigrationStatus `json:"status,omitempty"`
+}
+
+// PaymentMigrationList is a list of PaymentMigration.
+//
+// +kubebuilder:object:root=true
+type PaymentMigrationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PaymentMigration `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PaymentMigration{}, &PaymentMigrationList{})
+}
