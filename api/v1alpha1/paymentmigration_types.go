@@ -12,6 +12,8 @@ import (
 // source environment to its target environment.
 //
 // +kubebuilder:validation:XValidation:rule="self.cutover.stepIntervalSeconds >= self.traffic.recordTTLSeconds",message="cutover.stepIntervalSeconds must be at least traffic.recordTTLSeconds, or resolvers still use the previous weights when the next step starts",fieldPath=".cutover.stepIntervalSeconds"
+// +kubebuilder:validation:XValidation:rule="self.service.minCapacity <= self.service.desiredCount && self.service.desiredCount <= self.service.maxCapacity",message="service.desiredCount must lie between service.minCapacity and service.maxCapacity",fieldPath=".service.desiredCount"
+// +kubebuilder:validation:XValidation:rule="(self.service.cpu == 256 && self.service.memoryMiB in [512, 1024, 2048]) || (self.service.cpu == 512 && self.service.memoryMiB >= 1024 && self.service.memoryMiB <= 4096 && self.service.memoryMiB % 1024 == 0) || (self.service.cpu == 1024 && self.service.memoryMiB >= 2048 && self.service.memoryMiB <= 8192 && self.service.memoryMiB % 1024 == 0) || (self.service.cpu == 2048 && self.service.memoryMiB >= 4096 && self.service.memoryMiB <= 16384 && self.service.memoryMiB % 1024 == 0) || (self.service.cpu == 4096 && self.service.memoryMiB >= 8192 && self.service.memoryMiB <= 30720 && self.service.memoryMiB % 1024 == 0)",message="service.memoryMiB is not a valid Fargate size for service.cpu",fieldPath=".service.memoryMiB"
 // +kubebuilder:validation:XValidation:rule="has(self.region) == has(oldSelf.region)",message="region cannot be added or removed after creation"
 type PaymentMigrationSpec struct {
 	// EnvironmentSuffix is appended to every AWS name of the migration
@@ -277,10 +279,8 @@ type StorageSpec struct {
 	GlacierTransitionDays int32 `json:"glacierTransitionDays,omitempty"`
 }
 
-// ServiceSpec is the payment service on ECS Fargate behind the ALB.
-//
-// +kubebuilder:validation:XValidation:rule="self.minCapacity <= self.desiredCount && self.desiredCount <= self.maxCapacity",message="service.desiredCount must lie between service.minCapacity and service.maxCapacity",fieldPath=".desiredCount"
-// +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memoryMiB in [512, 1024, 2048]) || (self.cpu == 512 && self.memoryMiB >= 1024 && self.memoryMiB <= 4096 && self.memoryMiB % 1024 == 0) || (self.cpu == 1024 && self.memoryMiB >= 2048 && self.memoryMiB <= 8192 && self.memoryMiB % 1024 == 0) || (self.cpu == 2048 && self.memoryMiB >= 4096 && self.memoryMiB <= 16384 && self.memoryMiB % 1024 == 0) || (self.cpu == 4096 && self.memoryMiB >= 8192 && self.memoryMiB <= 30720 && self.memoryMiB % 1024 == 0)",message="service.memoryMiB is not a valid Fargate size for service.cpu",fieldPath=".memoryMiB"
+// ServiceSpec is the payment service on ECS Fargate behind the ALB. Its
+// cross-field rules sit on PaymentMigrationSpec, where defaults are already applied.
 type ServiceSpec struct {
 	// Image of the payment service container.
 	// +kubebuilder:default="nginx:latest"
