@@ -136,11 +136,24 @@ func (n Names) Dashboard() string        { return n.plain("payment-migration") }
 func (n Names) Topic() string            { return n.plain("payment-migration-alerts") }
 func (n Names) Alarm(what string) string { return fmt.Sprintf("%s-%s", what, n.Suffix) }
 
-// SecurityGroup names the security group of a tier (alb, ecs, rds, dms).
-func (n Names) SecurityGroup(tier string) string { return n.plain("sg-" + tier) }
+// SecurityGroup names the security group of a tier (alb, ecs, rds, dms). EC2
+// refuses group names that start with "sg-" (the prefix of group ids), hence the
+// tier comes first.
+func (n Names) SecurityGroup(tier string) string { return n.plain(tier + "-sg") }
+
+// DBMonitoringRole lets RDS enhanced monitoring publish OS metrics of both instances.
+func (n Names) DBMonitoringRole() string { return n.plain("rds-monitoring-role") }
 
 // Export names a stack output's export; exports are unique per account and region.
 func (n Names) Export(output string) string { return fmt.Sprintf("TapStack%s-%s", n.Suffix, output) }
+
+// LongestAlarm and LongestOutput are the longest alarm "what" and stack output
+// name the synthesized template uses; its tests fail when a longer one appears, so
+// the limit checks of All stay meaningful.
+const (
+	LongestAlarm  = "dms-cdc-latency-target"
+	LongestOutput = "Route53RollbackToSourceCommand"
+)
 
 // Named is one derived name and the limit it must respect.
 type Named struct {
@@ -150,7 +163,7 @@ type Named struct {
 
 // All lists every derived name, for limit checks. accountID is any 12-digit id.
 // Alarm and export names are checked with the longest logical names the stack uses
-// (longestAlarm, longestExport), which the synthesizer's tests keep honest.
+// (LongestAlarm, LongestOutput), which the synthesizer's tests keep honest.
 func (n Names) All(accountID, longestAlarm, longestExport string) []Named {
 	out := []Named{
 		{KindStack, n.Stack()},
@@ -166,6 +179,7 @@ func (n Names) All(accountID, longestAlarm, longestExport string) []Named {
 		{KindIAMRole, n.ReplicationRole()},
 		{KindIAMRole, n.TaskRole()},
 		{KindIAMRole, n.ExecutionRole()},
+		{KindIAMRole, n.DBMonitoringRole()},
 		{KindECSCluster, n.Cluster()},
 		{KindECSService, n.Service()},
 		{KindTaskFamily, n.TaskFamily()},

@@ -7,8 +7,8 @@ import (
 
 const (
 	testAccount   = "123456789012"
-	longestAlarm  = "dms-cdc-latency-target"
-	longestExport = "Route53RollbackToSourceCommand"
+	longestAlarm  = LongestAlarm
+	longestExport = LongestOutput
 )
 
 func TestMaxSuffixLengthFitsEveryLimit(t *testing.T) {
@@ -59,11 +59,21 @@ func TestSidedNamesFollowConvention(t *testing.T) {
 		n.DMSEndpoint(Target):         "dms-endpoint-target-pr6185",
 		n.Export("DMSTaskArn"):        "TapStackpr6185-DMSTaskArn",
 		n.DBSecret(Source):            "rds-credentials-source-pr6185",
-		n.SecurityGroup("rds"):        "sg-rds-pr6185",
+		n.SecurityGroup("rds"):        "rds-sg-pr6185",
 	}
 	for got, want := range cases {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
+
+// EC2 rejects security group names starting with "sg-", the prefix of group ids.
+func TestSecurityGroupNamesAvoidTheReservedPrefix(t *testing.T) {
+	n := New("pr6185")
+	for _, tier := range []string{"alb", "ecs", "rds", "dms"} {
+		if name := n.SecurityGroup(tier); strings.HasPrefix(name, "sg-") {
+			t.Errorf("security group name %q starts with the reserved prefix sg-", name)
 		}
 	}
 }
