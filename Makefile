@@ -22,7 +22,7 @@ all: build
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, the CRD and RBAC from the Go markers.
 	$(CONTROLLER_GEN) object paths="./api/..."
-	$(CONTROLLER_GEN) crd rbac:roleName=payment-migration-operator paths="./api/..." paths="./controllers/..." \
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify-generated

@@ -47,8 +47,8 @@ func (r *PaymentMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	pm.Status.ObservedGeneration = pm.Generation
 	pm.Status.Region = region
 	if err := r.Status().Patch(ctx, &pm, client.MergeFrom(base)); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // deleted while we looked at it
 		}
 		return ctrl.Result{}, fmt.Errorf("recording observed generation %d: %w", pm.Generation, err)
 	}

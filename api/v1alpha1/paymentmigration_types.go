@@ -679,7 +679,3 @@ type PaymentMigrationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PaymentMigration `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PaymentMigration{}, &PaymentMigrationList{})
-}

@@ -18,7 +18,10 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 )
 
-var k8s client.Client
+var (
+	k8s client.Client
+	env *envtest.Environment
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -29,7 +32,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these suites with `make envtest` (it builds kube-apiserver and etcd once per machine)")
 		return 1
 	}
-	env := &envtest.Environment{
+	env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}

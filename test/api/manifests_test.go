@@ -1,0 +1,61 @@
+package api_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// The install manifests (kubectl apply -k config/default) must be accepted by a
+// real API server: a typo in RBAC or the Deployment would otherwise surface only
+// on a user's cluster.
+func TestInstallManifestsAreAccepted(t *testing.T) {
+	admin, err := env.AddUser(envtest.User{Name: "installer", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl, err := admin.Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, stderr, err := kubectl.Run("kustomize", filepath.Join("..", "..", "config", "default"))
+	if err != nil {
+		t.Fatalf("kustomize config/default: %v\n%s", err, readAll(stderr))
+	}
+	manifests := filepath.Join(t.TempDir(), "install.yaml")
+	if err := os.WriteFile(manifests, []byte(readAll(rendered)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace must exist for a server-side dry run of namespaced objects.
+	if _, stderr, err := kubectl.Run("create", "namespace", "payment-migration-system"); err != nil {
+		t.Fatalf("creating namespace: %v\n%s", err, readAll(stderr))
+	}
+	out, stderr, err := kubectl.Run("apply", "--dry-run=server", "-f", manifests)
+	if err != nil {
+		t.Fatalf("install manifests rejected: %v\n%s", err, readAll(stderr))
+	}
+	got := readAll(out)
+	for _, want := range []string{
+		"customresourcedefinition.apiextensions.k8s.io/paymentmigrations.payments.tapstack.io",
+		"clusterrole.rbac.authorization.k8s.io/payment-migration-manager-role",
+		"deployment.apps/payment-migration-controller-manager",
+		"role.rbac.authorization.k8s.io/payment-migration-leader-election",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dry run did not apply %s:\n%s", want, got)
+		}
+	}
+}
+
+func readAll(r io.Reader) string {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Sprintf("<unreadable: %v>", err)
+	}
+	return string(b)
+}
