@@ -50,12 +50,12 @@ envtest-assets: ## Build (once per machine) and print the KUBEBUILDER_ASSETS dir
 unit: ## Fast tests that need no control plane.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/)
 
-.PHONY: envtest
-envtest: ## Suites against a real kube-apiserver and etcd.
+.PHONY: integration
+integration: ## Suites that cross a boundary: real kube-apiserver and etcd, the AWS emulator.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test $(GO_TEST_FLAGS) ./test/...
 
 .PHONY: test
-test: fmt-check verify-generated vet lint unit envtest ## Everything CI runs.
+test: fmt-check verify-generated vet lint unit integration ## Everything CI runs.
 
 ##@ Build
 
