@@ -1,0 +1,43 @@
+"""moto extensions that let the complete TapStack deploy through moto's CloudFormation.
+
+``install()`` must run before moto's CloudFormation first builds its model map
+(the first CreateStack); serve.py calls it before serving.
+"""
+
+from __future__ import annotations
+
+_installed = False
+
+
+def install() -> list[str]:
+    """Register the models and fixes; returns the CloudFormation types added."""
+    global _installed
+    # moto's parser must be imported first: our models of the types moto already
+    # has (HostedZone, RecordSet) override its ones because they are declared later.
+    from moto.cloudformation import parsing
+
+    from . import (  # noqa: F401  (imported for their registrations)
+        applicationautoscaling,
+        cloudformation,
+        cloudwatch,
+        dms,
+        ecs,
+        elbv2,
+        rds,
+        route53,
+        s3,
+        secretsmanager,
+        sns,
+    )
+    from ._base import Resource
+
+    if not _installed:
+        parsing.get_model_list.cache_clear()
+        parsing.get_model_map.cache_clear()
+        parsing.get_name_type_map.cache_clear()
+        _installed = True
+    return sorted(cls.CFN_TYPE for cls in _subclasses(Resource))
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for c in cls.__subclasses__() if getattr(c, "CFN_TYPE", "")]

@@ -1,0 +1,56 @@
+"""A small control API next to the AWS endpoint, under /_tapstack/.
+
+Tests use it for what AWS itself decides and no AWS API can set (today: a
+readiness probe; the place for DMS task progress, table statistics and Route 53
+health-check results). Everything else goes through the real AWS APIs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+PREFIX = "/_tapstack/"
+
+Handler = Callable[[dict[str, Any]], Any]
+_routes: dict[tuple[str, str], Handler] = {}
+
+
+def route(method: str, path: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _routes[(method, path)] = fn
+        return fn
+
+    return register
+
+
+@route("GET", "health")
+def _health(_: dict[str, Any]) -> Any:
+    return {"ok": True}
+
+
+def wrap(app: Callable) -> Callable:
+    """WSGI middleware: /_tapstack/* here, everything else to moto."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX):
+            return app(environ, start_response)
+        handler = _routes.get((environ["REQUEST_METHOD"], path[len(PREFIX):]))
+        if handler is None:
+            return _reply(start_response, "404 Not Found", {"error": "no such control"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            return _reply(start_response, "200 OK", handler(body))
+        except Exception as err:  # the caller is a test; tell it what went wrong
+            return _reply(start_response, "400 Bad Request", {"error": repr(err)})
+
+    return middleware
+
+
+def _reply(start_response: Callable, status: str, payload: Any) -> list[bytes]:
+    data = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(data)))])
+    return [data]

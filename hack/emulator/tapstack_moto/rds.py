@@ -1,0 +1,34 @@
+"""RDS fixes for moto's CloudFormation.
+
+Gap: ``Ref`` on an AWS::RDS::DBParameterGroup returns moto's Python object (the
+class has no physical_resource_id), so a DBInstance with
+``DBParameterGroupName: {Ref: ...}`` crashes CreateStack. AWS returns the group
+name; so does this property.
+
+Gap: moto's DBInstance model defaults Port to 3306 whatever the engine, so a
+PostgreSQL instance (and the secret attached to it) would say 3306. The default
+here is the engine's port, as in AWS.
+"""
+
+from __future__ import annotations
+
+from moto.rds.models import DBInstance, DBParameterGroup
+
+DBParameterGroup.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+
+_original_create = DBInstance.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _create_db_instance(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = cloudformation_json.setdefault("Properties", {})
+    if "Port" in props:
+        props["Port"] = int(props["Port"])
+    elif props.get("Engine"):
+        try:
+            props["Port"] = DBInstance.default_port(props["Engine"])
+        except KeyError:
+            pass  # moto's own default then applies
+    return _original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
+DBInstance.create_from_cloudformation_json = classmethod(_create_db_instance)  # type: ignore[method-assign]
