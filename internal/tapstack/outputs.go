@@ -1,0 +1,189 @@
+package tapstack
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/awslabs/goformation/v7/cloudformation"
+
+	"github.com/tapstack/payment-migration-operator/internal/naming"
+)
+
+// Outputs are the runbook of the migration: ids, ARNs and endpoints of what the
+// stack created, the DMS and Route 53 commands of every step (runnable as
+// printed once CloudFormation substituted the ${...} references), and the ordered
+// steps. Every output is exported under TapStack<suffix>-<name>.
+
+func (b *builder) output(name, description, value string) {
+	if _, dup := b.t.Outputs[name]; dup {
+		panic("tapstack: duplicate output " + name)
+	}
+	b.t.Outputs[name] = cloudformation.Output{
+		Value:       value,
+		Description: ptr(description),
+		Export:      &cloudformation.Export{Name: b.names.Export(name)},
+	}
+}
+
+func (b *builder) outputs() {
+	b.networkOutputs()
+	b.databaseOutputs()
+	b.replicationOutputs()
+	b.storageOutputs()
+	b.serviceOutputs()
+	b.trafficOutputs()
+	b.cutoverOutputs()
+	b.observabilityOutputs()
+	b.runbookOutputs()
+}
+
+// cli is an aws CLI command line: the region is always explicit, so a command
+// copied from the console works whatever the caller's default region is.
+func (b *builder) cli(service, operation string, args ...string) string {
+	line := "aws " + service + " " + operation
+	for _, a := range args {
+		line += " " + a
+	}
+	return line + " --region " + b.region
+}
+
+func (b *builder) networkOutputs() {
+	b.output("VpcId", "VPC of the migration", ref(idVPC))
+	b.output("PublicSubnetIds", "Public subnets (ALB, NAT gateways), comma-separated", join(",", b.subnetIDs(idPublicSubnet)...))
+	b.output("PrivateSubnetIds", "Private subnets (databases, DMS, ECS tasks), comma-separated", join(",", b.subnetIDs(idPrivateSubnet)...))
+}
+
+func (b *builder) databaseOutputs() {
+	for _, s := range naming.Sides {
+		side := sided(s, "")
+		b.output(side+"DbInstanceId", fmt.Sprintf("RDS instance identifier of the %s database", s), ref(idDatabase(s)))
+		b.output(side+"DbEndpoint", fmt.Sprintf("Host name of the %s database (TLS required)", s), getAtt(idDatabase(s), "Endpoint.Address"))
+		b.output(side+"DbSecretArn", fmt.Sprintf("Secrets Manager secret with the %s database credentials, host, port and dbname", s), ref(idDBSecret(s)))
+	}
+}
+
+func (b *builder) replicationOutputs() {
+	task := "${" + idDmsTask + "}"
+	b.output("DMSReplicationInstanceArn", "DMS replication instance", ref(idDmsInstance))
+	b.output("DMSSourceEndpointArn", "DMS endpoint of the source database", ref(idDmsEndpoint(naming.Source)))
+	b.output("DMSTargetEndpointArn", "DMS endpoint of the target database", ref(idDmsEndpoint(naming.Target)))
+	b.output("DMSTaskArn", "DMS full-load-and-CDC task of the payment tables", ref(idDmsTask))
+	b.output("DMSTaskStatusCommand", "Prints the task status (creating, ready, running, stopped, ...)", sub(b.cli("dms", "describe-replication-tasks",
+		"--filters", "Name=replication-task-arn,Values="+task, "--query", "'ReplicationTasks[0].Status'", "--output", "text")))
+	b.output("DMSStartTaskCommand", "Starts the task from scratch: full load, then CDC", sub(b.cli("dms", "start-replication-task",
+		"--replication-task-arn", task, "--start-replication-task-type", "start-replication")))
+	b.output("DMSStopTaskCommand", "Stops the task; resume it with DMSResumeTaskCommand", sub(b.cli("dms", "stop-replication-task",
+		"--replication-task-arn", task)))
+	b.output("DMSResumeTaskCommand", "Resumes a stopped task where it left off", sub(b.cli("dms", "start-replication-task",
+		"--replication-task-arn", task, "--start-replication-task-type", "resume-processing")))
+	b.output("DMSTableStatisticsCommand", "Per-table progress: rows loaded, inserts, updates, deletes, validation state", sub(b.cli("dms", "describe-table-statistics",
+		"--replication-task-arn", task)))
+}
+
+func (b *builder) storageOutputs() {
+	for _, s := range naming.Sides {
+		b.output(sided(s, "BucketName"), fmt.Sprintf("Bucket of the %s transaction logs and audit trails", s), ref(idBucket(s)))
+	}
+}
+
+func (b *builder) serviceOutputs() {
+	b.output("EcsClusterName", "ECS cluster of the payment service", ref(idCluster))
+	b.output("EcsServiceName", "ECS service of the payment service", getAtt(idService, "Name"))
+	b.output("LoadBalancerDnsName", "Public DNS name of the ALB", getAtt(idLoadBalancer, "DNSName"))
+	b.output("TargetGroupArn", "Target group of the payment service tasks", ref(idTargetGroup))
+	b.output("LoadBalancerHealthEndpoint", "Health-check URL of the service through the ALB (what Route 53 probes)",
+		sub(fmt.Sprintf("http://${%s.DNSName}:%d%s", idLoadBalancer, b.spec.Service.Port, b.spec.Traffic.HealthCheck.Path)))
+}
+
+func (b *builder) trafficOutputs() {
+	b.output("HostedZoneId", "Private hosted zone "+b.spec.Traffic.HostedZoneName, ref(idHostedZone))
+	b.output("WeightedRecordName", "Name clients resolve; its weighted records move during the cutover", b.weightedName())
+	b.output("HealthCheckId", "Route 53 health check of the ALB", ref(idHealthCheck))
+	b.output("HealthCheckStatusCommand", "Prints what the Route 53 health checkers currently see", sub(b.cli("route53", "get-health-check-status",
+		"--health-check-id", "${"+idHealthCheck+"}")))
+	for _, s := range naming.Sides {
+		b.output(sided(s, "HealthEndpoint"), fmt.Sprintf("Health-check URL of the %s side, inside the VPC", s),
+			fmt.Sprintf("http://%s.%s:%d%s", s, b.spec.Traffic.HostedZoneName, b.spec.Service.Port, b.spec.Traffic.HealthCheck.Path))
+	}
+}
+
+// cutoverOutputs print one Route 53 command per cutover step and the rollback.
+func (b *builder) cutoverOutputs() {
+	for i, step := range b.spec.Cutover.Steps {
+		b.output(fmt.Sprintf("Route53Step%dPercentCommand", step),
+			fmt.Sprintf("Cutover step %d of %d: %d%% of %s to the target, %d%% to the source", i+1, len(b.spec.Cutover.Steps), step, b.weightedName(), 100-step),
+			b.shiftCommand(int(100-step), int(step), fmt.Sprintf("cutover step %d: target %d%%", i+1, step)))
+	}
+	b.output("Route53RollbackToSourceCommand", "Rollback: all traffic back to the source",
+		b.shiftCommand(initialSourceWeight, initialTargetWeight, "rollback: all traffic to the source"))
+}
+
+type changeBatch struct {
+	Comment string   `json:"Comment"`
+	Changes []change `json:"Changes"`
+}
+
+type change struct {
+	Action            string            `json:"Action"`
+	ResourceRecordSet resourceRecordSet `json:"ResourceRecordSet"`
+}
+
+type resourceRecordSet struct {
+	Name          string      `json:"Name"`
+	Type          string      `json:"Type"`
+	SetIdentifier string      `json:"SetIdentifier"`
+	Weight        int         `json:"Weight"`
+	AliasTarget   aliasTarget `json:"AliasTarget"`
+}
+
+type aliasTarget struct {
+	HostedZoneID         string `json:"HostedZoneId"`
+	DNSName              string `json:"DNSName"`
+	EvaluateTargetHealth bool   `json:"EvaluateTargetHealth"`
+}
+
+// shiftCommand UPSERTs both weighted records in one change batch, so Route 53
+// applies the two weights atomically and never serves a moment with both at 0.
+// The records repeat exactly what weightedRecord creates, only the weights change.
+func (b *builder) shiftCommand(sourceWeight, targetWeight int, comment string) string {
+	weights := map[naming.Side]int{naming.Source: sourceWeight, naming.Target: targetWeight}
+	batch := changeBatch{Comment: comment}
+	for _, s := range naming.Sides {
+		alias := b.sideAlias(s)
+		batch.Changes = append(batch.Changes, change{Action: "UPSERT", ResourceRecordSet: resourceRecordSet{
+			Name: b.weightedName(), Type: "A", SetIdentifier: string(s), Weight: weights[s],
+			AliasTarget: aliasTarget{HostedZoneID: "${" + idHostedZone + "}", DNSName: alias.DNSName, EvaluateTargetHealth: *alias.EvaluateTargetHealth},
+		}})
+	}
+	js, err := json.Marshal(batch)
+	if err != nil {
+		panic(err) // typed change batch always marshals
+	}
+	return sub(b.cli("route53", "change-resource-record-sets",
+		"--hosted-zone-id", "${"+idHostedZone+"}", "--change-batch", "'"+string(js)+"'"))
+}
+
+func (b *builder) observabilityOutputs() {
+	b.output("DashboardUrl", "CloudWatch dashboard of the migration", sub(fmt.Sprintf(
+		"https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#dashboards:name=${%[2]s}", b.region, idDashboard)))
+	b.output("AlarmTopicArn", "SNS topic of every alarm (alarm and OK notifications)", ref(idAlarmTopic))
+}
+
+// runbookOutputs are the ordered steps; the names sort in order.
+func (b *builder) runbookOutputs() {
+	steps := []string{
+		"Wait for the stack to reach CREATE_COMPLETE; read these outputs.",
+		"Preflight: on the source parameter group rds.logical_replication=1 must be in sync (reboot the source if pending-reboot); test both DMS endpoint connections.",
+		"Start replication: run DMSStartTaskCommand; follow DMSTaskStatusCommand and DMSTableStatisticsCommand until the full load is complete and CDC is running.",
+		fmt.Sprintf("Gates: CDC latency (dashboard DashboardUrl) under %ds for %d consecutive samples, validation without failed records, HealthCheckStatusCommand healthy, no alarm on AlarmTopicArn.",
+			b.spec.Replication.LagThresholdSeconds, b.spec.Cutover.Gates.ConsecutiveLagSamples),
+		fmt.Sprintf("Shift traffic with the Route53Step<N>PercentCommand outputs in order (%v), at least %ds apart, re-checking the gates before each.",
+			b.spec.Cutover.Steps, b.spec.Cutover.StepIntervalSeconds),
+		"Before the final step: fence writes on the source, wait until the target latency is ~0 with no incoming changes, move the target sequences past the source's.",
+		"Any gate failing before the final step: run Route53RollbackToSourceCommand and lift the fence.",
+		"After the final step: keep replication until the target is confirmed, then run DMSStopTaskCommand.",
+	}
+	for i, step := range steps {
+		b.output(fmt.Sprintf("RunbookStep%02d", i+1), fmt.Sprintf("Migration runbook, step %d of %d", i+1, len(steps)), step)
+	}
+}

@@ -1,0 +1,210 @@
+package tapstack
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/awslabs/goformation/v7/cloudformation/dms"
+
+	"github.com/tapstack/payment-migration-operator/internal/naming"
+)
+
+// Replication layer: AWS DMS copies the payment tables from the source to the
+// target database, first in full, then change by change (CDC).
+
+const (
+	idDmsVpcRole            = "DmsVpcRole"
+	idDmsCloudWatchLogsRole = "DmsCloudWatchLogsRole"
+	idDmsSecretsAccessRole  = "DmsSecretsAccessRole"
+	idDmsSubnetGroup        = "DmsReplicationSubnetGroup"
+	idDmsInstance           = "DmsReplicationInstance"
+	idDmsTask               = "DmsReplicationTask"
+)
+
+func idDmsEndpoint(s naming.Side) string { return sided(s, "DmsEndpoint") }
+
+func (b *builder) replication() {
+	if b.createServiceRoles() {
+		b.dmsServiceRoles()
+	}
+	b.add(idDmsSecretsAccessRole, role(b.names.DMSSecretsRole(),
+		"Lets the DMS endpoints read the database credentials from Secrets Manager",
+		b.dmsTrust(), nil,
+		inlinePolicy("read-database-secrets", policy(secretReadStatement()))))
+
+	subnets := &dms.ReplicationSubnetGroup{
+		ReplicationSubnetGroupIdentifier:  ptr(b.names.DMSSubnetGroup()),
+		ReplicationSubnetGroupDescription: "Private subnets of the DMS replication instance",
+		SubnetIds:                         b.subnetIDs(idPrivateSubnet),
+	}
+	if b.createServiceRoles() {
+		// DMS manages the subnet group's network interfaces through dms-vpc-role,
+		// which must exist (with its policy) before the group is created.
+		subnets.AWSCloudFormationDependsOn = []string{idDmsVpcRole}
+	}
+	b.add(idDmsSubnetGroup, subnets)
+
+	r := b.spec.Replication
+	b.add(idDmsInstance, &dms.ReplicationInstance{
+		ReplicationInstanceIdentifier:    ptr(b.names.DMSInstance()),
+		ReplicationInstanceClass:         r.InstanceClass,
+		EngineVersion:                    ptr(r.EngineVersion),
+		AllocatedStorage:                 ptr(int(r.AllocatedStorageGiB)),
+		ReplicationSubnetGroupIdentifier: ptr(ref(idDmsSubnetGroup)),
+		VpcSecurityGroupIds:              []string{getAtt(idDmsSecurityGroup, "GroupId")},
+		PubliclyAccessible:               ptr(false),
+		MultiAZ:                          ptr(false),
+		// The engine version is pinned by the spec; upgrades are a spec change.
+		AutoMinorVersionUpgrade:  ptr(false),
+		AllowMajorVersionUpgrade: ptr(false),
+	})
+	for _, s := range naming.Sides {
+		b.add(idDmsEndpoint(s), b.dmsEndpoint(s))
+	}
+	b.add(idDmsTask, b.dmsTask())
+}
+
+// dmsTrust trusts both forms of the DMS service principal: AWS documents the
+// global one for the service roles and the regional one for Secrets Manager
+// access, and accounts differ in which one DMS presents.
+func (b *builder) dmsTrust() policyDocument {
+	return trust("dms.amazonaws.com", serviceHost("dms", b.region))
+}
+
+// dmsServiceRoles are account-wide roles that DMS looks up by exact name.
+func (b *builder) dmsServiceRoles() {
+	b.add(idDmsVpcRole, role(b.names.DMSVPCRole(),
+		"DMS manages the network interfaces of replication instances (name required by AWS)",
+		b.dmsTrust(),
+		[]string{managedPolicy("service-role/AmazonDMSVPCManagementRole")}))
+	b.add(idDmsCloudWatchLogsRole, role(b.names.DMSLogsRole(),
+		"DMS writes replication task logs to CloudWatch Logs (name required by AWS)",
+		b.dmsTrust(),
+		[]string{managedPolicy("service-role/AmazonDMSCloudWatchLogsRole")}))
+}
+
+// dmsEndpoint reaches a database only through its secret: no server name, port,
+// user name or password property, so a rotated password needs no stack update.
+func (b *builder) dmsEndpoint(s naming.Side) *dms.Endpoint {
+	return &dms.Endpoint{
+		EndpointIdentifier: ptr(b.names.DMSEndpoint(s)),
+		EndpointType:       string(s),
+		EngineName:         "postgres",
+		DatabaseName:       ptr(b.spec.Database.DatabaseName),
+		SslMode:            ptr("require"),
+		PostgreSqlSettings: &dms.Endpoint_PostgreSqlSettings{
+			SecretsManagerSecretId:      ptr(ref(idDBSecret(s))),
+			SecretsManagerAccessRoleArn: ptr(getAtt(idDmsSecretsAccessRole, "Arn")),
+		},
+		// The secret holds host and port only once the attachment has run.
+		AWSCloudFormationDependsOn: []string{idDBSecretAttachment(s)},
+	}
+}
+
+func (b *builder) dmsTask() *dms.ReplicationTask {
+	task := &dms.ReplicationTask{
+		ReplicationTaskIdentifier: ptr(b.names.DMSTask()),
+		MigrationType:             string(b.spec.Replication.MigrationType),
+		ReplicationInstanceArn:    ref(idDmsInstance),
+		SourceEndpointArn:         ref(idDmsEndpoint(naming.Source)),
+		TargetEndpointArn:         ref(idDmsEndpoint(naming.Target)),
+		TableMappings:             mustJSON(b.tableMappings()),
+		ReplicationTaskSettings:   ptr(mustJSON(b.taskSettings())),
+	}
+	if b.createServiceRoles() {
+		// Task logging goes through dms-cloudwatch-logs-role.
+		task.AWSCloudFormationDependsOn = []string{idDmsCloudWatchLogsRole}
+	}
+	return task
+}
+
+type tableMappings struct {
+	Rules []selectionRule `json:"rules"`
+}
+
+type selectionRule struct {
+	RuleType      string        `json:"rule-type"`
+	RuleID        string        `json:"rule-id"`
+	RuleName      string        `json:"rule-name"`
+	ObjectLocator objectLocator `json:"object-locator"`
+	RuleAction    string        `json:"rule-action"`
+}
+
+type objectLocator struct {
+	SchemaName string `json:"schema-name"`
+	TableName  string `json:"table-name"`
+}
+
+// tableMappings selects exactly the payment tables of spec.replication.
+func (b *builder) tableMappings() tableMappings {
+	var m tableMappings
+	for i, table := range b.spec.Replication.Tables {
+		m.Rules = append(m.Rules, selectionRule{
+			RuleType:      "selection",
+			RuleID:        fmt.Sprint(i + 1),
+			RuleName:      fmt.Sprintf("include-%d", i+1),
+			ObjectLocator: objectLocator{SchemaName: b.spec.Replication.Schema, TableName: table},
+			RuleAction:    "include",
+		})
+	}
+	return m
+}
+
+type taskSettings struct {
+	TargetMetadata     targetMetadata     `json:"TargetMetadata"`
+	FullLoadSettings   fullLoadSettings   `json:"FullLoadSettings"`
+	Logging            logging            `json:"Logging"`
+	ValidationSettings validationSettings `json:"ValidationSettings"`
+}
+
+type targetMetadata struct {
+	SupportLobs        bool `json:"SupportLobs"`
+	FullLobMode        bool `json:"FullLobMode"`
+	LimitedSizeLobMode bool `json:"LimitedSizeLobMode"`
+	LobMaxSize         int  `json:"LobMaxSize"`
+}
+
+type fullLoadSettings struct {
+	TargetTablePrepMode string `json:"TargetTablePrepMode"`
+	MaxFullLoadSubTasks int    `json:"MaxFullLoadSubTasks"`
+}
+
+type logging struct {
+	EnableLogging bool           `json:"EnableLogging"`
+	LogComponents []logComponent `json:"LogComponents"`
+}
+
+type logComponent struct {
+	ID       string `json:"Id"`
+	Severity string `json:"Severity"`
+}
+
+type validationSettings struct {
+	EnableValidation bool   `json:"EnableValidation"`
+	ValidationMode   string `json:"ValidationMode"`
+	ThreadCount      int    `json:"ThreadCount"`
+	FailureMaxCount  int    `json:"FailureMaxCount"`
+}
+
+func (b *builder) taskSettings() taskSettings {
+	components := []string{"SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD", "TASK_MANAGER", "VALIDATOR_EXT"}
+	var logs []logComponent
+	for _, c := range components {
+		logs = append(logs, logComponent{ID: c, Severity: "LOGGER_SEVERITY_DEFAULT"})
+	}
+	return taskSettings{
+		TargetMetadata: targetMetadata{SupportLobs: true, LimitedSizeLobMode: true, LobMaxSize: 32},
+		// The target starts empty; DMS creates the selected tables on it.
+		FullLoadSettings:   fullLoadSettings{TargetTablePrepMode: "DROP_AND_CREATE", MaxFullLoadSubTasks: 8},
+		Logging:            logging{EnableLogging: true, LogComponents: logs},
+		ValidationSettings: validationSettings{EnableValidation: b.validation(), ValidationMode: "ROW_LEVEL", ThreadCount: 5, FailureMaxCount: 10000},
+	}
+}
+
+func mustJSON(v any) string {
+	out, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // typed settings always marshal
+	}
+	return string(out)
+}
