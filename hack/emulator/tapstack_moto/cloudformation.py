@@ -16,6 +16,10 @@ no-op for the emulated object, which is what AWS does for tag-only changes).
 Gap: moto's YAML loader turns ``!GetAtt Db.Endpoint.Address`` into three parts
 (AWS splits at the first dot only) and ``!GetAtt [A, B]`` into YAML nodes, so
 the most common RDS GetAtt fails template validation.
+
+Gap: CreateChangeSet without ChangeSetType means UPDATE in AWS; moto takes
+CREATE and re-creates every resource of the existing stack (failing on the
+first name that exists).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import yaml
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
+from moto.cloudformation.responses import CloudFormationResponse
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
@@ -102,6 +107,19 @@ def _yaml_tag_constructor(loader: Any, tag: str, node: Any) -> Any:
 
 _original_yaml_tag_constructor = cfn_models.yaml_tag_constructor
 
+_original_create_change_set = CloudFormationResponse.create_change_set
+
+
+def _create_change_set(self: CloudFormationResponse) -> Any:
+    if self._get_param("ChangeSetType") is None:
+        if self.automated_parameter_parsing:
+            self.params["ChangeSetType"] = "UPDATE"
+        else:
+            self.querystring["ChangeSetType"] = ["UPDATE"]
+    return _original_create_change_set(self)
+
+
+CloudFormationResponse.create_change_set = _create_change_set  # type: ignore[method-assign]
 # Stack.parse_template registers moto's constructor through this module global.
 cfn_models.yaml_tag_constructor = _yaml_tag_constructor
 # clean_json recurses through the module global, so every nested value passes here.
