@@ -4,22 +4,114 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/stackplan"
 )
 
-// PaymentMigrationReconciler reconciles PaymentMigration objects.
+// Finalizer holds a PaymentMigration until its AWS resources are handled.
+const Finalizer = "payments.tapstack.io/stack"
+
+// Operator is the actor recorded in history for the operator's own transitions.
+const Operator = "payment-migration-operator"
+
+// readyOrder ranks the conditions the Ready summary looks at, most important first.
+var readyOrder = []string{
+	paymentsv1alpha1.ConditionStackReady,
+	paymentsv1alpha1.ConditionPreflightPassed,
+	paymentsv1alpha1.ConditionReplicationRunning,
+	paymentsv1alpha1.ConditionLagWithinThreshold,
+	paymentsv1alpha1.ConditionDataValidated,
+	paymentsv1alpha1.ConditionTargetHealthy,
+}
+
+// Rendered is a synthesized template.
+type Rendered struct {
+	Body []byte // minified JSON, as sent to CloudFormation
+	Hash string
+}
+
+// Synthesizer turns a spec into the TapStack template; pure.
+type Synthesizer func(spec paymentsv1alpha1.PaymentMigrationSpec, region string) (Rendered, error)
+
+// StackClient is the CloudFormation external client (see internal/cfnstack).
+type StackClient interface {
+	Observe(ctx context.Context, name string) (cfnstack.Observation, error)
+	Create(ctx context.Context, d cfnstack.Desired) error
+	Update(ctx context.Context, stackID string, d cfnstack.Desired) (cfnstack.UpdateResult, error)
+	Delete(ctx context.Context, stackID string) error
+}
+
+// TaskStopper stops the DMS task before the stack that holds it is deleted.
+type TaskStopper interface {
+	StopIfRunning(ctx context.Context, arn string) (stopped bool, err error)
+}
+
+// BucketEmptier deletes every version of a bucket's objects.
+type BucketEmptier interface {
+	Empty(ctx context.Context, bucket string) (int, error)
+}
+
+// AWSClients are the external clients of one region.
+type AWSClients struct {
+	Stacks  StackClient
+	Tasks   TaskStopper
+	Buckets BucketEmptier
+}
+
+// AWSFactory returns the clients of a region.
+type AWSFactory func(ctx context.Context, region string) (AWSClients, error)
+
+// Timing sets how often the reconciler looks at AWS.
+type Timing struct {
+	// Fast is the requeue while a stack operation runs.
+	Fast time.Duration
+	// Slow is the requeue of a stable migration: it bounds AWS calls per idle hour.
+	Slow time.Duration
+	// MaxCreateAttempts bounds re-creation of a stack whose creation fails.
+	MaxCreateAttempts int32
+}
+
+// DefaultTiming suits a real AWS account: stack operations take minutes.
+var DefaultTiming = Timing{Fast: 15 * time.Second, Slow: 5 * time.Minute, MaxCreateAttempts: 3}
+
+// Output keys of the stack that the reconciler itself uses.
+const (
+	outputTaskArn = "DMSTaskArn"
+)
+
+// bucketOutputs name the outputs holding the bucket names, in the order they are
+// emptied: the replication source first, so nothing more flows into the target.
+var bucketOutputs = []string{"SourceBucketName", "TargetBucketName"}
+
+// PaymentMigrationReconciler reconciles PaymentMigration objects into the TapStack.
 type PaymentMigrationReconciler struct {
 	client.Client
-
+	Recorder   events.EventRecorder
+	AWS        AWSFactory
+	Synthesize Synthesizer
+	Timing     Timing
 	// DefaultRegion applies to migrations that do not name a region; it is
 	// pinned into their status so a later change of the flag never moves them.
 	DefaultRegion string
+	// Now is the clock of history entries; time.Now when nil.
+	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations,verbs=get;list;watch;update;patch
@@ -28,32 +120,276 @@ type PaymentMigrationReconciler struct {
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile records which generation of the spec it has seen and the region in
-// effect.
+// Reconcile moves one PaymentMigration a step toward its spec.
 func (r *PaymentMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
-
 	var pm paymentsv1alpha1.PaymentMigration
 	if err := r.Get(ctx, req.NamespacedName, &pm); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("migration", pm.Name, "stack", naming.New(pm.Spec.EnvironmentSuffix).Stack()))
 
-	region := EffectiveRegion(&pm, r.DefaultRegion)
-	if pm.Status.ObservedGeneration == pm.Generation && pm.Status.Region == region {
+	if !pm.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, &pm)
+	}
+	// The finalizer goes on before anything is created in AWS, so nothing can
+	// be created that the operator would not clean up.
+	if !controllerutil.ContainsFinalizer(&pm, Finalizer) {
+		base := pm.DeepCopy()
+		controllerutil.AddFinalizer(&pm, Finalizer)
+		if err := r.Patch(ctx, &pm, client.MergeFrom(base)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	st := newStatusWriter(r, &pm)
+	result, err := r.reconcileStack(ctx, &pm, st)
+	if perr := st.patch(ctx); perr != nil && err == nil {
+		return ctrl.Result{}, perr
+	}
+	return result, err
+}
+
+// reconcileStack observes the stack, decides, acts, and records the outcome.
+func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	region := EffectiveRegion(pm, r.DefaultRegion)
+	pm.Status.Region = region
+	name := naming.New(pm.Spec.EnvironmentSuffix).Stack()
+	stack := st.stack(name)
+
+	tpl, err := r.Synthesize(pm.Spec, region)
+	if err != nil {
+		// Only a spec the API server let through but the synthesizer refuses
+		// lands here: a bug to report, not something to retry.
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "SynthesisFailed", err.Error())
+		st.phase(paymentsv1alpha1.PhaseFailed, "template synthesis failed: "+err.Error())
 		return ctrl.Result{}, nil
 	}
-
-	base := pm.DeepCopy()
-	pm.Status.ObservedGeneration = pm.Generation
-	pm.Status.Region = region
-	if err := r.Status().Patch(ctx, &pm, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil // deleted while we looked at it
-		}
-		return ctrl.Result{}, fmt.Errorf("recording observed generation %d: %w", pm.Generation, err)
+	aws, err := r.AWS(ctx, region)
+	if err != nil {
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "AWSUnavailable", err.Error())
+		return ctrl.Result{}, err
 	}
-	logger.V(1).Info("observed", "generation", pm.Generation, "region", region)
-	return ctrl.Result{}, nil
+	obs, err := aws.Stacks.Observe(ctx, name)
+	if err != nil {
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "ObserveFailed", err.Error())
+		return ctrl.Result{}, err
+	}
+
+	plan := stackplan.Decide(stackplan.Inputs{
+		Observed:    obs,
+		DesiredHash: tpl.Hash,
+		AppliedHash: stack.TemplateHash,
+		Attempts:    stack.CreateAttempts,
+		MaxAttempts: r.Timing.MaxCreateAttempts,
+	})
+	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Tags: pm.Spec.Tags}
+	switch plan.Action {
+	case stackplan.Create:
+		desired.Token = createToken(tpl.Hash, plan.Attempts)
+		if err := aws.Stacks.Create(ctx, desired); err != nil {
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "CreateRejected", err.Error())
+			return ctrl.Result{}, err
+		}
+		logger.Info("stack creation started", "attempt", plan.Attempts, "templateBytes", len(tpl.Body))
+		stack.TemplateHash, stack.CreateAttempts = tpl.Hash, plan.Attempts
+		stack.Status, stack.ID, stack.Reason = "CREATE_IN_PROGRESS", "", ""
+	case stackplan.Update:
+		res, err := aws.Stacks.Update(ctx, obs.ID, desired)
+		if err != nil {
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "UpdateRejected", err.Error())
+			return ctrl.Result{}, err
+		}
+		logger.Info("stack update", "result", res)
+		if res != cfnstack.UpdatePending {
+			stack.TemplateHash, stack.CreateAttempts = tpl.Hash, 0
+		}
+		if res == cfnstack.UpdateNoChanges {
+			plan.Pace, plan.Reason, plan.Message = stackplan.Slow, "Updated", "the new template changes no resource"
+		}
+	case stackplan.DeleteFailed:
+		if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
+			return ctrl.Result{}, err
+		}
+		logger.Info("deleting rolled-back stack to create it again", "reason", obs.FailedReason)
+	}
+
+	if obs.Exists {
+		stack.ID, stack.Status, stack.Outputs = obs.ID, obs.Status, nonEmpty(obs.Outputs)
+		stack.Reason = failureText(obs)
+	}
+	status := metav1.ConditionFalse
+	if plan.Ready {
+		status = metav1.ConditionTrue
+	}
+	st.condition(paymentsv1alpha1.ConditionStackReady, status, plan.Reason, plan.Message)
+	switch {
+	case plan.Terminal:
+		st.phase(paymentsv1alpha1.PhaseFailed, plan.Message)
+	case plan.Ready:
+		// The stack is the first step; the phases after it belong to replication.
+		if pm.Status.Phase == "" || pm.Status.Phase == paymentsv1alpha1.PhaseProvisioning || pm.Status.Phase == paymentsv1alpha1.PhaseFailed {
+			st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
+		}
+	default:
+		st.phase(paymentsv1alpha1.PhaseProvisioning, plan.Message)
+	}
+	return ctrl.Result{RequeueAfter: r.pace(plan.Pace)}, nil
+}
+
+// reconcileDelete runs the deletion policy, then releases the finalizer.
+func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(pm, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	logger := log.FromContext(ctx)
+	if pm.Spec.DeletionPolicy == paymentsv1alpha1.DeletionPolicyRetain {
+		r.event(pm, corev1.EventTypeNormal, "Retained", "Delete", "deletionPolicy Retain: the stack and its data stay in AWS")
+		return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
+	}
+
+	st := newStatusWriter(r, pm)
+	st.phase(paymentsv1alpha1.PhaseDeleting, "deleting the stack")
+	done, err := r.deleteStack(ctx, pm, st)
+	if err != nil {
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "DeletionFailed", err.Error())
+		r.event(pm, corev1.EventTypeWarning, "DeletionFailed", "Delete", err.Error())
+	}
+	if perr := st.patch(ctx); perr != nil && err == nil && !apierrors.IsNotFound(perr) {
+		return ctrl.Result{}, perr
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !done {
+		return ctrl.Result{RequeueAfter: r.pace(stackplan.Fast)}, nil
+	}
+	logger.Info("stack deleted; releasing the finalizer")
+	r.event(pm, corev1.EventTypeNormal, "StackDeleted", "Delete", "stack deleted and buckets emptied")
+	return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
+}
+
+// deleteStack does one step of: stop the DMS task, empty the buckets, delete
+// the stack, wait for DELETE_COMPLETE. It reports whether the stack is gone.
+func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter) (bool, error) {
+	region := EffectiveRegion(pm, r.DefaultRegion)
+	name := naming.New(pm.Spec.EnvironmentSuffix).Stack()
+	aws, err := r.AWS(ctx, region)
+	if err != nil {
+		return false, err
+	}
+	obs, err := aws.Stacks.Observe(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	stack := st.stack(name)
+	if !obs.Exists {
+		stack.Status, stack.Outputs = "DELETE_COMPLETE", nil
+		return true, nil
+	}
+	stack.ID, stack.Status, stack.Reason = obs.ID, obs.Status, failureText(obs)
+	if obs.Status == "DELETE_IN_PROGRESS" {
+		return false, nil
+	}
+
+	// A running task holds its endpoints and instance: CloudFormation cannot
+	// delete them until it stops.
+	if arn := obs.Outputs[outputTaskArn]; arn != "" {
+		stopped, err := aws.Tasks.StopIfRunning(ctx, arn)
+		if err != nil {
+			return false, err
+		}
+		if !stopped {
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "StoppingReplication", "waiting for the DMS task to stop before deleting the stack")
+			return false, nil
+		}
+	}
+	// Versioned buckets with objects cannot be deleted by CloudFormation.
+	for _, key := range bucketOutputs {
+		bucket := obs.Outputs[key]
+		if bucket == "" {
+			continue
+		}
+		n, err := aws.Buckets.Empty(ctx, bucket)
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			log.FromContext(ctx).Info("emptied bucket", "bucket", bucket, "versionsDeleted", n)
+		}
+	}
+	if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
+		return false, err
+	}
+	msg := "deleting the stack"
+	if obs.Status == "DELETE_FAILED" {
+		msg = "retrying a failed deletion: " + stack.Reason
+	}
+	st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "Deleting", msg)
+	return false, nil
+}
+
+func (r *PaymentMigrationReconciler) releaseFinalizer(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration) error {
+	base := pm.DeepCopy()
+	controllerutil.RemoveFinalizer(pm, Finalizer)
+	if err := r.Patch(ctx, pm, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
+	return nil
+}
+
+func (r *PaymentMigrationReconciler) pace(p stackplan.Pace) time.Duration {
+	if p == stackplan.Fast {
+		return r.Timing.Fast
+	}
+	return r.Timing.Slow
+}
+
+func (r *PaymentMigrationReconciler) event(pm *paymentsv1alpha1.PaymentMigration, eventType, reason, action, note string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(pm, nil, eventType, reason, action, "%s", truncate(note, 1000))
+	}
+}
+
+func (r *PaymentMigrationReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// createToken identifies one creation attempt of one template: a retried
+// CreateStack with the same token is the same request to CloudFormation.
+func createToken(hash string, attempt int32) string {
+	h := strings.TrimPrefix(hash, "sha256:")
+	if len(h) > 32 {
+		h = h[:32]
+	}
+	return fmt.Sprintf("tapstack-create-%s-%d", h, attempt)
+}
+
+func failureText(obs cfnstack.Observation) string {
+	if obs.FailedResource == "" {
+		if cfnstack.HasFailure(obs.Status) {
+			return obs.StatusReason
+		}
+		return ""
+	}
+	return fmt.Sprintf("%s: %s", obs.FailedResource, obs.FailedReason)
+}
+
+func nonEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
 }
 
 // EffectiveRegion is the region a migration runs in: the spec's, else the one
@@ -71,8 +407,26 @@ func EffectiveRegion(pm *paymentsv1alpha1.PaymentMigration, defaultRegion string
 
 // SetupWithManager registers the reconciler with the manager.
 func (r *PaymentMigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// The operator's own status writes must not wake it up again: only spec
+	// changes and deletion do; AWS progress is followed by requeueing.
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&paymentsv1alpha1.PaymentMigration{}).
+		For(&paymentsv1alpha1.PaymentMigration{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+			deletionPredicate(),
+		))).
 		Named("paymentmigration").
 		Complete(r)
+}
+
+// deletionPredicate passes the update that sets deletionTimestamp.
+func deletionPredicate() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectNew.GetDeletionTimestamp() != nil && e.ObjectOld.GetDeletionTimestamp() == nil
+		},
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 }

@@ -575,6 +575,10 @@ type StackStatus struct {
 	// Outputs are all stack outputs by key.
 	// +optional
 	Outputs map[string]string `json:"outputs,omitempty"`
+	// CreateAttempts counts creations of this template; a stack whose creation
+	// keeps failing is re-created a bounded number of times.
+	// +optional
+	CreateAttempts int32 `json:"createAttempts,omitempty"`
 }
 
 // ReplicationStatus is the DMS task as last sampled.

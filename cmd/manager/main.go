@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -16,6 +17,8 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
+	"github.com/tapstack/payment-migration-operator/internal/awscfg"
+	"github.com/tapstack/payment-migration-operator/internal/awsclients"
 )
 
 func main() {
@@ -31,11 +34,20 @@ func run() error {
 		probeAddr     string
 		leaderElect   bool
 		defaultRegion string
+		s3PathStyle   bool
+		awsAttempts   int
+		callTimeout   time.Duration
+		timing        = controllers.DefaultTiming
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the manager reconciles at a time.")
 	flag.StringVar(&defaultRegion, "default-region", envOr("AWS_REGION", "us-east-1"), "AWS region of migrations whose spec names none.")
+	flag.BoolVar(&s3PathStyle, "s3-path-style", false, "Address S3 buckets by path (needed by emulators and S3-compatible endpoints).")
+	flag.IntVar(&awsAttempts, "aws-max-attempts", 5, "Attempts per AWS call of the SDK's standard retryer (it backs off on throttling).")
+	flag.DurationVar(&callTimeout, "aws-call-timeout", awscfg.DefaultCallTimeout, "Timeout of one AWS API call.")
+	flag.DurationVar(&timing.Fast, "requeue-fast", timing.Fast, "How often to look at a stack while an operation runs.")
+	flag.DurationVar(&timing.Slow, "requeue-slow", timing.Slow, "How often to look at a stable stack.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -55,8 +67,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
+	factory := &awsclients.Factory{
+		Provider:    awscfg.NewProvider(awscfg.Options{MaxAttempts: awsAttempts, S3PathStyle: s3PathStyle}),
+		CallTimeout: callTimeout,
+	}
 	if err := (&controllers.PaymentMigrationReconciler{
 		Client:        mgr.GetClient(),
+		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
+		AWS:           controllers.AWSFromFactory(factory),
+		Synthesize:    controllers.SynthesizeTapStack,
+		Timing:        timing,
 		DefaultRegion: defaultRegion,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("registering PaymentMigration controller: %w", err)

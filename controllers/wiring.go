@@ -1,0 +1,29 @@
+package controllers
+
+import (
+	"context"
+
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/awsclients"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
+)
+
+// SynthesizeTapStack is the production Synthesizer.
+func SynthesizeTapStack(spec paymentsv1alpha1.PaymentMigrationSpec, region string) (Rendered, error) {
+	tpl, err := tapstack.Synthesize(spec, region)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return Rendered{Body: tpl.JSON(), Hash: tpl.Hash()}, nil
+}
+
+// AWSFromFactory adapts the real clients to the reconciler's interfaces.
+func AWSFromFactory(f *awsclients.Factory) AWSFactory {
+	return func(ctx context.Context, region string) (AWSClients, error) {
+		set, err := f.For(ctx, region)
+		if err != nil {
+			return AWSClients{}, err
+		}
+		return AWSClients{Stacks: set.Stacks, Tasks: set.Tasks, Buckets: set.Buckets}, nil
+	}
+}

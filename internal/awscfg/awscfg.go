@@ -1,0 +1,72 @@
+// Package awscfg loads AWS SDK configuration per region. The endpoint, the
+// credentials and the retry mode come from the SDK's standard sources
+// (AWS_ENDPOINT_URL, AWS_PROFILE, web identity, IMDS...), so the same binary runs
+// against AWS or an emulator, and nothing secret passes through our code.
+package awscfg
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// DefaultCallTimeout bounds every single AWS call; callers wrap each call in it.
+const DefaultCallTimeout = 30 * time.Second
+
+// Options tune the configurations a Provider hands out.
+type Options struct {
+	// MaxAttempts of the SDK's standard retryer, which backs off on throttling
+	// and transient errors. 0 means the SDK default (3).
+	MaxAttempts int
+	// S3PathStyle addresses buckets as https://endpoint/bucket, which emulators
+	// and S3-compatible endpoints need; AWS itself uses virtual hosts.
+	S3PathStyle bool
+}
+
+// Provider loads one aws.Config per region and caches it: loading reads files
+// and the environment and should not happen on every reconcile.
+type Provider struct {
+	opts Options
+
+	mu      sync.Mutex
+	configs map[string]aws.Config
+}
+
+// NewProvider returns a Provider.
+func NewProvider(opts Options) *Provider {
+	return &Provider{opts: opts, configs: map[string]aws.Config{}}
+}
+
+// S3PathStyle reports whether S3 clients must use path-style addressing.
+func (p *Provider) S3PathStyle() bool { return p.opts.S3PathStyle }
+
+// Config returns the configuration of region.
+func (p *Provider) Config(ctx context.Context, region string) (aws.Config, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cfg, ok := p.configs[region]; ok {
+		return cfg, nil
+	}
+	loadCtx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(loadCtx,
+		config.WithRegion(region),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				if p.opts.MaxAttempts > 0 {
+					o.MaxAttempts = p.opts.MaxAttempts
+				}
+			})
+		}),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration for %s: %w", region, err)
+	}
+	p.configs[region] = cfg
+	return cfg, nil
+}

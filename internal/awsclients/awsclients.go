@@ -1,0 +1,67 @@
+// Package awsclients builds the operator's external AWS clients for a region,
+// once per region, from the SDK's standard configuration.
+package awsclients
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/tapstack/payment-migration-operator/internal/awscfg"
+	"github.com/tapstack/payment-migration-operator/internal/buckets"
+	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/dmstask"
+)
+
+// Set holds the clients of one region.
+type Set struct {
+	Stacks  *cfnstack.Client
+	Tasks   *dmstask.Client
+	Buckets *buckets.Emptier
+}
+
+// Factory hands out one Set per region.
+type Factory struct {
+	Provider    *awscfg.Provider
+	CallTimeout time.Duration
+
+	mu   sync.Mutex
+	sets map[string]*Set
+}
+
+// For returns the clients of region.
+func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if set, ok := f.sets[region]; ok {
+		return set, nil
+	}
+	cfg, err := f.Provider.Config(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	timeout := f.CallTimeout
+	if timeout <= 0 {
+		timeout = awscfg.DefaultCallTimeout
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = f.Provider.S3PathStyle() })
+	set := &Set{
+		Stacks: &cfnstack.Client{
+			API:         cloudformation.NewFromConfig(cfg),
+			CallTimeout: timeout,
+			Stager:      &cfnstack.BucketStager{S3: s3c, STS: sts.NewFromConfig(cfg), Region: region, CallTimeout: timeout},
+		},
+		Tasks:   &dmstask.Client{API: dms.NewFromConfig(cfg), CallTimeout: timeout},
+		Buckets: &buckets.Emptier{API: s3c, CallTimeout: 2 * timeout},
+	}
+	if f.sets == nil {
+		f.sets = map[string]*Set{}
+	}
+	f.sets[region] = set
+	return set, nil
+}

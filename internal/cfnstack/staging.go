@@ -1,0 +1,160 @@
+package cfnstack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// S3API is the part of the S3 client the staging bucket needs.
+type S3API interface {
+	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	CreateBucket(context.Context, *s3.CreateBucketInput, ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	PutBucketVersioning(context.Context, *s3.PutBucketVersioningInput, ...func(*s3.Options)) (*s3.PutBucketVersioningOutput, error)
+	PutBucketEncryption(context.Context, *s3.PutBucketEncryptionInput, ...func(*s3.Options)) (*s3.PutBucketEncryptionOutput, error)
+	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// STSAPI tells the account id, part of the staging bucket's name.
+type STSAPI interface {
+	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// BucketStager keeps large templates in an operator-managed bucket per account
+// and region, created on first use and set up like CDK's bootstrap bucket:
+// versioned, encrypted, closed to the public.
+type BucketStager struct {
+	S3          S3API
+	STS         STSAPI
+	Region      string
+	CallTimeout time.Duration
+
+	mu     sync.Mutex
+	bucket string // set once the bucket is known to exist
+}
+
+// StagingBucketName is the bucket of an account and region (44 characters at most).
+func StagingBucketName(accountID, region string) string {
+	return fmt.Sprintf("tapstack-staging-%s-%s", accountID, region)
+}
+
+// Stage uploads body under a key named by the stack and the template hash, and
+// returns the URL CloudFormation reads it from.
+func (s *BucketStager) Stage(ctx context.Context, stackName, hash string, body []byte) (string, error) {
+	bucket, err := s.ensureBucket(ctx)
+	if err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("templates/%s/%s.json", stackName, strings.TrimPrefix(hash, "sha256:"))
+	callCtx, cancel := s.call(ctx)
+	defer cancel()
+	if _, err := s.S3.PutObject(callCtx, &s3.PutObjectInput{
+		Bucket:      aws.String(bucket),
+		Key:         aws.String(key),
+		Body:        bytes.NewReader(body),
+		ContentType: aws.String("application/json"),
+	}); err != nil {
+		return "", fmt.Errorf("uploading template to s3://%s/%s: %w", bucket, key, err)
+	}
+	return fmt.Sprintf("https://%s.s3.%s.amazonaws.com/%s", bucket, s.Region, key), nil
+}
+
+func (s *BucketStager) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := s.CallTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+func (s *BucketStager) ensureBucket(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bucket != "" {
+		return s.bucket, nil
+	}
+	callCtx, cancel := s.call(ctx)
+	id, err := s.STS.GetCallerIdentity(callCtx, &sts.GetCallerIdentityInput{})
+	cancel()
+	if err != nil {
+		return "", fmt.Errorf("reading the account id for the staging bucket: %w", err)
+	}
+	bucket := StagingBucketName(aws.ToString(id.Account), s.Region)
+
+	callCtx, cancel = s.call(ctx)
+	_, err = s.S3.HeadBucket(callCtx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	cancel()
+	var notFound *s3types.NotFound
+	switch {
+	case err == nil:
+	case errors.As(err, &notFound):
+		if err := s.createBucket(ctx, bucket); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("checking staging bucket %s: %w", bucket, err)
+	}
+	s.bucket = bucket
+	return bucket, nil
+}
+
+func (s *BucketStager) createBucket(ctx context.Context, bucket string) error {
+	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+	if s.Region != "us-east-1" { // us-east-1 rejects its own name as a constraint
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(s.Region)}
+	}
+	steps := []struct {
+		what string
+		do   func(context.Context) error
+	}{
+		{"creating", func(c context.Context) error { _, err := s.S3.CreateBucket(c, in); return ignoreOwned(err) }},
+		{"enabling versioning of", func(c context.Context) error {
+			_, err := s.S3.PutBucketVersioning(c, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+				VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
+			return err
+		}},
+		{"encrypting", func(c context.Context) error {
+			_, err := s.S3.PutBucketEncryption(c, &s3.PutBucketEncryptionInput{Bucket: aws.String(bucket),
+				ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
+					ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
+				}}}})
+			return err
+		}},
+		{"blocking public access to", func(c context.Context) error {
+			_, err := s.S3.PutPublicAccessBlock(c, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket),
+				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+					BlockPublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true),
+					IgnorePublicAcls: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}})
+			return err
+		}},
+	}
+	for _, step := range steps {
+		callCtx, cancel := s.call(ctx)
+		err := step.do(callCtx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s staging bucket %s: %w", step.what, bucket, err)
+		}
+	}
+	return nil
+}
+
+// ignoreOwned treats "you already own it" as success: another replica of the
+// operator may have created the bucket a moment ago.
+func ignoreOwned(err error) error {
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if errors.As(err, &owned) {
+		return nil
+	}
+	return err
+}
