@@ -9,6 +9,7 @@ package crdschema
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -139,7 +140,7 @@ func DecodePaymentMigration(ctx context.Context, manifest []byte) (*v1alpha1.Pay
 		return nil, err
 	}
 	if errs := s.Admit(ctx, obj); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s: %w", s.kind, errs.ToAggregate())
+		return nil, &InvalidError{Kind: s.kind, Errors: errs}
 	}
 	var pm v1alpha1.PaymentMigration
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj, &pm, true); err != nil {
@@ -163,4 +164,21 @@ func parseManifest(manifest []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("parse manifest: the document is empty or not an object")
 	}
 	return obj, nil
+}
+
+// InvalidError is a manifest the API server would refuse; each error names its
+// field, one per line.
+type InvalidError struct {
+	Kind   string
+	Errors field.ErrorList
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid %s:", e.Kind)
+	for _, fe := range e.Errors {
+		b.WriteString("\n  ")
+		b.WriteString(fe.Error())
+	}
+	return b.String()
 }

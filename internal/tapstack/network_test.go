@@ -1,0 +1,136 @@
+package tapstack
+
+import (
+	"testing"
+
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
+)
+
+func TestVPCUsesTheSpecCIDRWithDNS(t *testing.T) {
+	p := sampleDoc(t).props(t, idVPC)
+	mustEqual(t, "CidrBlock", p["CidrBlock"], "10.0.0.0/16")
+	mustEqual(t, "EnableDnsHostnames", p["EnableDnsHostnames"], true)
+	mustEqual(t, "EnableDnsSupport", p["EnableDnsSupport"], true)
+}
+
+func TestSubnetsArePublicAndPrivatePerAZCarvedWithFnCidr(t *testing.T) {
+	d := sampleDoc(t)
+	for az := range azCount {
+		for _, c := range []struct {
+			id     string
+			index  int
+			public bool
+		}{{idPublicSubnet(az), az, true}, {idPrivateSubnet(az), azCount + az, false}} {
+			p := d.props(t, c.id)
+			mustEqual(t, c.id+" MapPublicIpOnLaunch", p["MapPublicIpOnLaunch"], c.public)
+			mustEqual(t, c.id+" CidrBlock", p["CidrBlock"], map[string]any{"Fn::Select": []any{c.index,
+				map[string]any{"Fn::Cidr": []any{getAttOf(idVPC, "CidrBlock"), 4, 8}}}})
+			mustEqual(t, c.id+" AvailabilityZone", p["AvailabilityZone"],
+				map[string]any{"Fn::Select": []any{az, map[string]any{"Fn::GetAZs": ""}}})
+		}
+	}
+}
+
+func TestPinnedAvailabilityZonesAreUsedAndTheirLintWarningJustified(t *testing.T) {
+	spec, region := variantSpec(t, variants[1])
+	d := rendered(t, synth(t, spec, region))
+	for az, zone := range spec.Network.AvailabilityZones {
+		r := d.resource(t, idPrivateSubnet(az))
+		mustEqual(t, "AvailabilityZone", at(r, "Properties", "AvailabilityZone"), zone)
+		mustEqual(t, "cfn-lint ignore", at(r, "Metadata", "cfn-lint", "config", "ignore_checks"), []string{"W3010"})
+	}
+}
+
+func TestNATGatewaysOnePerAZOrSingle(t *testing.T) {
+	cases := []struct {
+		mode     v1alpha1.NATGateways
+		gateways []string
+	}{
+		{v1alpha1.NATGatewaysOnePerAZ, []string{"NatGateway1", "NatGateway2"}},
+		{v1alpha1.NATGatewaysSingle, []string{"NatGateway1", "NatGateway1"}},
+	}
+	for _, c := range cases {
+		t.Run(string(c.mode), func(t *testing.T) {
+			spec := sampleSpec(t)
+			spec.Network.NATGateways = c.mode
+			d := rendered(t, synth(t, spec, sampleRegion))
+			if n := len(d.ofType("AWS::EC2::NatGateway")); n != len(unique(c.gateways)) {
+				t.Errorf("%d NAT gateways, want %d", n, len(unique(c.gateways)))
+			}
+			if n := len(d.ofType("AWS::EC2::EIP")); n != len(unique(c.gateways)) {
+				t.Errorf("%d EIPs, want %d", n, len(unique(c.gateways)))
+			}
+			for az, nat := range c.gateways {
+				mustEqual(t, "private route of AZ", d.props(t, idPrivateDefaultRoute(az))["NatGatewayId"], refTo(nat))
+			}
+		})
+	}
+}
+
+func unique(s []string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
+}
+
+func TestPublicSubnetsRouteToTheInternetGatewayAfterAttachment(t *testing.T) {
+	d := sampleDoc(t)
+	route := d.resource(t, idPublicDefaultRoute)
+	mustEqual(t, "GatewayId", at(route, "Properties", "GatewayId"), refTo(idInternetGateway))
+	mustEqual(t, "DependsOn", route["DependsOn"], []string{idGatewayAttachment})
+	for az := range azCount {
+		mustEqual(t, "association", d.props(t, idRouteTableAssociation(idPublicSubnet(az)))["RouteTableId"], refTo(idPublicRouteTable))
+	}
+}
+
+// Least privilege: the only ingress paths are internet->ALB on the service port,
+// ALB->ECS on the service port, ECS and DMS -> RDS on 5432.
+func TestSecurityGroupIngressIsLeastPrivilege(t *testing.T) {
+	d := sampleDoc(t)
+	albIngress := at(d.props(t, idAlbSecurityGroup), "SecurityGroupIngress").([]any)
+	if len(albIngress) != 1 || at(albIngress[0], "CidrIp") != "0.0.0.0/0" || js(at(albIngress[0], "FromPort")) != "80" {
+		t.Errorf("ALB ingress = %s, want only port 80 from anywhere", js(albIngress))
+	}
+	for _, id := range []string{idEcsSecurityGroup, idDBSecurityGroup, idDmsSecurityGroup} {
+		if in := d.props(t, id)["SecurityGroupIngress"]; in != nil {
+			t.Errorf("%s has inline ingress %s; only rules from named groups are allowed", id, js(in))
+		}
+	}
+	want := map[string]struct {
+		group, source string
+		port          int
+	}{
+		"AlbToEcsIngress":      {idEcsSecurityGroup, idAlbSecurityGroup, 80},
+		"EcsToDatabaseIngress": {idDBSecurityGroup, idEcsSecurityGroup, 5432},
+		"DmsToDatabaseIngress": {idDBSecurityGroup, idDmsSecurityGroup, 5432},
+	}
+	ingress := d.ofType("AWS::EC2::SecurityGroupIngress")
+	if len(ingress) != len(want) {
+		t.Errorf("ingress rules %v, want %d", ingress, len(want))
+	}
+	for id, w := range want {
+		p := d.props(t, id)
+		mustEqual(t, id+" GroupId", p["GroupId"], getAttOf(w.group, "GroupId"))
+		mustEqual(t, id+" source", p["SourceSecurityGroupId"], getAttOf(w.source, "GroupId"))
+		mustEqual(t, id+" ports", []any{p["FromPort"], p["ToPort"], p["IpProtocol"]}, []any{w.port, w.port, "tcp"})
+	}
+}
+
+func TestDatabaseSecurityGroupHasNoOutboundAccess(t *testing.T) {
+	egress := at(sampleDoc(t).props(t, idDBSecurityGroup), "SecurityGroupEgress").([]any)
+	if len(egress) != 1 || at(egress[0], "CidrIp") != "255.255.255.255/32" {
+		t.Errorf("database egress = %s, want the match-nothing placeholder only", js(egress))
+	}
+}
+
+func TestSecurityGroupNamesAreValidEC2Names(t *testing.T) {
+	d := sampleDoc(t)
+	for _, id := range d.ofType("AWS::EC2::SecurityGroup") {
+		name := d.props(t, id)["GroupName"].(string)
+		if len(name) < 3 || name[:3] == "sg-" {
+			t.Errorf("%s GroupName %q starts with the reserved sg- prefix", id, name)
+		}
+	}
+}
