@@ -3,12 +3,15 @@ package controller_test
 import (
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 )
 
+// newMigration is a migration with the API server's defaults (the suite's
+// client sends typed objects, so the API server fills in the rest).
 func newMigration(name, suffix, region string) *paymentsv1alpha1.PaymentMigration {
 	return &paymentsv1alpha1.PaymentMigration{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
@@ -16,45 +19,62 @@ func newMigration(name, suffix, region string) *paymentsv1alpha1.PaymentMigratio
 	}
 }
 
-func TestObservedGenerationFollowsSpecChanges(t *testing.T) {
-	pm := newMigration("observed", "obs", "us-west-2")
+func create(t *testing.T, pm *paymentsv1alpha1.PaymentMigration) client.ObjectKey {
+	t.Helper()
 	if err := k8s.Create(t.Context(), pm); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8s.Delete(t.Context(), pm) })
-	key := client.ObjectKeyFromObject(pm)
+	return client.ObjectKeyFromObject(pm)
+}
 
-	var got paymentsv1alpha1.PaymentMigration
-	eventually(t, "observedGeneration 1", func() (bool, error) {
-		err := k8s.Get(t.Context(), key, &got)
-		return err == nil && got.Status.ObservedGeneration == 1, err
+// waitFor polls the migration until cond holds and returns it.
+func waitFor(t *testing.T, key client.ObjectKey, what string, cond func(*paymentsv1alpha1.PaymentMigration) bool) *paymentsv1alpha1.PaymentMigration {
+	t.Helper()
+	var pm paymentsv1alpha1.PaymentMigration
+	eventually(t, what, func() (bool, error) {
+		err := k8s.Get(t.Context(), key, &pm)
+		return err == nil && cond(&pm), err
+	})
+	return &pm
+}
+
+func condition(pm *paymentsv1alpha1.PaymentMigration, t string) metav1.Condition {
+	if c := meta.FindStatusCondition(pm.Status.Conditions, t); c != nil {
+		return *c
+	}
+	return metav1.Condition{}
+}
+
+func stackReady(pm *paymentsv1alpha1.PaymentMigration) bool {
+	return condition(pm, paymentsv1alpha1.ConditionStackReady).Status == metav1.ConditionTrue
+}
+
+func TestObservedGenerationFollowsSpecChanges(t *testing.T) {
+	key := create(t, newMigration("observed", "obs", "us-west-2"))
+	got := waitFor(t, key, "observedGeneration 1 and the stack ready", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.ObservedGeneration == 1 && stackReady(pm)
 	})
 	if got.Status.Region != "us-west-2" {
 		t.Errorf("status.region = %q, want the spec's us-west-2", got.Status.Region)
 	}
+	for _, c := range got.Status.Conditions {
+		if c.ObservedGeneration != 1 {
+			t.Errorf("condition %s has observedGeneration %d, want 1", c.Type, c.ObservedGeneration)
+		}
+	}
 
 	got.Spec.Tags["Owner"] = "payments"
-	if err := k8s.Update(t.Context(), &got); err != nil {
+	if err := k8s.Update(t.Context(), got); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "observedGeneration 2", func() (bool, error) {
-		err := k8s.Get(t.Context(), key, &got)
-		return err == nil && got.Status.ObservedGeneration == 2, err
+	waitFor(t, key, "observedGeneration 2", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.ObservedGeneration == 2 && condition(pm, paymentsv1alpha1.ConditionStackReady).ObservedGeneration == 2
 	})
 }
 
 func TestRegionDefaultIsPinnedInStatus(t *testing.T) {
-	pm := newMigration("pinned", "pin", "")
-	if err := k8s.Create(t.Context(), pm); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(t.Context(), pm) })
-
-	var got paymentsv1alpha1.PaymentMigration
-	eventually(t, "region pinned", func() (bool, error) {
-		err := k8s.Get(t.Context(), client.ObjectKeyFromObject(pm), &got)
-		return err == nil && got.Status.Region != "", err
-	})
+	key := create(t, newMigration("pinned", "pin", ""))
+	got := waitFor(t, key, "region pinned", func(pm *paymentsv1alpha1.PaymentMigration) bool { return pm.Status.Region != "" })
 	if got.Status.Region != defaultRegion {
 		t.Errorf("status.region = %q, want the operator default %q", got.Status.Region, defaultRegion)
 	}

@@ -24,7 +24,10 @@ import (
 
 const defaultRegion = "eu-central-1"
 
-var k8s client.Client
+var (
+	k8s   client.Client
+	cloud = newFakeCloud()
+)
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -54,7 +57,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "creating manager:", err)
 		return 1
 	}
-	if err := (&controllers.PaymentMigrationReconciler{Client: mgr.GetClient(), DefaultRegion: defaultRegion}).SetupWithManager(mgr); err != nil {
+	if err := (&controllers.PaymentMigrationReconciler{
+		Client:        mgr.GetClient(),
+		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
+		AWS:           cloud.factory(),
+		Synthesize:    controllers.SynthesizeTapStack,
+		Timing:        controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, MaxCreateAttempts: 3},
+		DefaultRegion: defaultRegion,
+	}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "registering controller:", err)
 		return 1
 	}

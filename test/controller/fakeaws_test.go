@@ -1,0 +1,248 @@
+package controller_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tapstack/payment-migration-operator/controllers"
+	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+)
+
+// fakeCloud is a scripted CloudFormation + DMS + S3 for one suite. A stack
+// operation completes on the next Observe, so the reconciler sees every status
+// it would see in AWS, only faster. Scripted failures make the next create or
+// update roll back with a named resource.
+type fakeCloud struct {
+	mu       sync.Mutex
+	stacks   map[string]*fakeStack
+	next     int
+	calls    map[string]int
+	tokens   []string
+	emptied  []string
+	tasks    map[string]string // task ARN -> DMS status
+	failures map[string]*scripted
+	// emptyErr makes emptying buckets fail (a deletion that cannot proceed).
+	emptyErr error
+	// observeErr makes Observe fail (AWS unreachable).
+	observeErr error
+}
+
+type fakeStack struct {
+	name, id, status, hash string
+	outputs                map[string]string
+	failedResource, reason string
+	changeSet              string
+}
+
+type scripted struct {
+	onCreate, onUpdate bool
+	times              int // -1: always
+	resource, reason   string
+}
+
+func newFakeCloud() *fakeCloud {
+	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}}
+}
+
+func (f *fakeCloud) factory() controllers.AWSFactory {
+	return func(context.Context, string) (controllers.AWSClients, error) {
+		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}}, nil
+	}
+}
+
+func (f *fakeCloud) count(call string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[call]
+}
+
+func (f *fakeCloud) stack(name string) (fakeStack, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.stacks[name]
+	if !ok {
+		return fakeStack{}, false
+	}
+	return *s, true
+}
+
+func (f *fakeCloud) script(stack string, s *scripted) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures[stack] = s
+}
+
+func (f *fakeCloud) setEmptyErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.emptyErr = err
+}
+
+func (f *fakeCloud) setObserveErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.observeErr = err
+}
+
+func (f *fakeCloud) emptiedBuckets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.emptied...)
+}
+
+// fail consumes one scripted failure of the given kind.
+func (f *fakeCloud) fail(stack string, update bool) *scripted {
+	s := f.failures[stack]
+	if s == nil || s.times == 0 || (update && !s.onUpdate) || (!update && !s.onCreate) {
+		return nil
+	}
+	if s.times > 0 {
+		s.times--
+	}
+	return s
+}
+
+type fakeStacks struct{ f *fakeCloud }
+
+func (s fakeStacks) Observe(_ context.Context, name string) (cfnstack.Observation, error) {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["Observe"]++
+	if f.observeErr != nil {
+		return cfnstack.Observation{}, f.observeErr
+	}
+	st, ok := f.stacks[name]
+	if !ok {
+		return cfnstack.Observation{}, nil
+	}
+	switch st.status {
+	case "CREATE_IN_PROGRESS":
+		if fl := f.fail(name, false); fl != nil {
+			st.status, st.failedResource, st.reason = "ROLLBACK_COMPLETE", fl.resource, fl.reason
+		} else {
+			st.status, st.outputs = "CREATE_COMPLETE", outputsOf(name)
+		}
+	case "UPDATE_IN_PROGRESS":
+		if fl := f.fail(name, true); fl != nil {
+			st.status, st.failedResource, st.reason = "UPDATE_ROLLBACK_COMPLETE", fl.resource, fl.reason
+		} else {
+			st.status, st.failedResource, st.reason = "UPDATE_COMPLETE", "", ""
+		}
+	case "DELETE_IN_PROGRESS":
+		delete(f.stacks, name)
+		return cfnstack.Observation{}, nil
+	}
+	return cfnstack.Observation{Exists: true, ID: st.id, Status: st.status, FailedResource: st.failedResource,
+		FailedReason: st.reason, Outputs: copyMap(st.outputs)}, nil
+}
+
+func (s fakeStacks) Create(_ context.Context, d cfnstack.Desired) error {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["Create"]++
+	if _, ok := f.stacks[d.Name]; ok {
+		return fmt.Errorf("AlreadyExistsException: stack %s already exists", d.Name)
+	}
+	f.next++
+	f.tokens = append(f.tokens, d.Token)
+	f.stacks[d.Name] = &fakeStack{name: d.Name, id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:123456789012:stack/%s/%d", d.Name, f.next),
+		status: "CREATE_IN_PROGRESS", hash: d.Hash}
+	return nil
+}
+
+func (s fakeStacks) Update(_ context.Context, id string, d cfnstack.Desired) (cfnstack.UpdateResult, error) {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["Update"]++
+	st := f.byID(id)
+	if st == nil {
+		return "", errors.New("stack not found")
+	}
+	if st.changeSet != d.Hash { // first call creates the change set
+		st.changeSet = d.Hash
+		return cfnstack.UpdatePending, nil
+	}
+	st.changeSet = ""
+	if st.hash == d.Hash {
+		return cfnstack.UpdateNoChanges, nil
+	}
+	f.calls["ExecuteChangeSet"]++
+	st.status, st.hash = "UPDATE_IN_PROGRESS", d.Hash
+	return cfnstack.UpdateStarted, nil
+}
+
+func (s fakeStacks) Delete(_ context.Context, id string) error {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["Delete"]++
+	if st := f.byID(id); st != nil {
+		st.status = "DELETE_IN_PROGRESS"
+	}
+	return nil
+}
+
+func (f *fakeCloud) byID(id string) *fakeStack {
+	for _, st := range f.stacks {
+		if st.id == id {
+			return st
+		}
+	}
+	return nil
+}
+
+type fakeTasks struct{ f *fakeCloud }
+
+func (t fakeTasks) StopIfRunning(_ context.Context, arn string) (bool, error) {
+	f := t.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch f.tasks[arn] {
+	case "running":
+		f.calls["StopReplicationTask"]++
+		f.tasks[arn] = "stopping"
+		return false, nil
+	case "stopping":
+		f.tasks[arn] = "stopped"
+		return false, nil
+	}
+	return true, nil
+}
+
+type fakeBuckets struct{ f *fakeCloud }
+
+func (b fakeBuckets) Empty(_ context.Context, bucket string) (int, error) {
+	f := b.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.emptyErr != nil {
+		return 0, f.emptyErr
+	}
+	f.emptied = append(f.emptied, bucket)
+	return 3, nil
+}
+
+func outputsOf(stack string) map[string]string {
+	return map[string]string{
+		"DMSTaskArn":       "arn:aws:dms:us-east-1:123456789012:task:" + stack,
+		"SourceBucketName": "payments-source-" + stack,
+		"TargetBucketName": "payments-target-" + stack,
+		"VpcId":            "vpc-0123",
+	}
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

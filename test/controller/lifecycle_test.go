@@ -1,0 +1,267 @@
+package controller_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/controllers"
+)
+
+func TestCreateFollowsTheStackToReady(t *testing.T) {
+	key := create(t, newMigration("create", "create", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+
+	if !controllerutil.ContainsFinalizer(pm, controllers.Finalizer) {
+		t.Error("finalizer missing")
+	}
+	if n := cloud.count("Create"); n < 1 {
+		t.Fatalf("CreateStack calls = %d", n)
+	}
+	st := pm.Status.Stack
+	if st == nil || st.Name != "TapStackcreate" || st.Status != "CREATE_COMPLETE" || !strings.HasPrefix(st.ID, "arn:aws:cloudformation:") {
+		t.Fatalf("status.stack = %+v", st)
+	}
+	if st.Outputs["VpcId"] != "vpc-0123" || len(st.Outputs) != 4 {
+		t.Errorf("outputs not copied into status: %v", st.Outputs)
+	}
+	if !strings.HasPrefix(st.TemplateHash, "sha256:") || st.CreateAttempts != 1 {
+		t.Errorf("templateHash %q, createAttempts %d", st.TemplateHash, st.CreateAttempts)
+	}
+	if pm.Status.Phase != paymentsv1alpha1.PhasePreflight {
+		t.Errorf("phase = %s, want Preflight once the stack is ready", pm.Status.Phase)
+	}
+	if c := condition(pm, paymentsv1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
+		t.Errorf("Ready = %+v", c)
+	}
+	phases := []paymentsv1alpha1.Phase{}
+	for _, h := range pm.Status.History {
+		phases = append(phases, h.Phase)
+		if h.Actor != controllers.Operator || h.Time.IsZero() {
+			t.Errorf("history entry without actor or time: %+v", h)
+		}
+	}
+	if !slices.Equal(phases, []paymentsv1alpha1.Phase{paymentsv1alpha1.PhaseProvisioning, paymentsv1alpha1.PhasePreflight}) {
+		t.Errorf("history phases = %v", phases)
+	}
+	waitForEvent(t, "create", "Created")
+	waitForEvent(t, "create", "PhasePreflight")
+}
+
+func TestRetriedReconcilesNeverCreateASecondStack(t *testing.T) {
+	before := cloud.count("Create")
+	key := create(t, newMigration("once", "once", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	// Wake the reconciler several times; the stack exists, so no CreateStack.
+	for i := 0; i < 3; i++ {
+		base := pm.DeepCopy()
+		if pm.Annotations == nil {
+			pm.Annotations = map[string]string{}
+		}
+		pm.Annotations["test/poke"] = strings.Repeat("x", i+1)
+		if err := k8s.Patch(t.Context(), pm, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, key, "still ready", stackReady)
+	if got := cloud.count("Create") - before; got != 1 {
+		t.Errorf("CreateStack called %d times for one migration", got)
+	}
+}
+
+func TestSpecChangeUpdatesTheStackThroughAChangeSet(t *testing.T) {
+	key := create(t, newMigration("update", "update", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	oldHash := pm.Status.Stack.TemplateHash
+	executed := cloud.count("ExecuteChangeSet")
+
+	pm.Spec.Tags["MigrationPhase"] = "cutover-rehearsal"
+	if err := k8s.Update(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	pm = waitFor(t, key, "the update applied", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Stack.TemplateHash != oldHash && pm.Status.Stack.Status == "UPDATE_COMPLETE" && stackReady(pm)
+	})
+	if cloud.count("ExecuteChangeSet") <= executed {
+		t.Error("no change set was executed")
+	}
+	st, _ := cloud.stack("TapStackupdate")
+	if st.hash != pm.Status.Stack.TemplateHash {
+		t.Errorf("stack runs template %s, status says %s", st.hash, pm.Status.Stack.TemplateHash)
+	}
+	waitForEvent(t, "update", "Updated")
+}
+
+func TestFailedCreationNamesTheResourceAndIsRetried(t *testing.T) {
+	cloud.script("TapStackretry", &scripted{onCreate: true, times: 1,
+		resource: "TargetDatabase (AWS::RDS::DBInstance)", reason: "DB instance class db.r5.large is not available in us-east-1e"})
+	key := create(t, newMigration("retry", "retry", "us-east-1"))
+	pm := waitFor(t, key, "StackReady after a retry", stackReady)
+	if pm.Status.Stack.CreateAttempts != 2 {
+		t.Errorf("createAttempts = %d, want 2", pm.Status.Stack.CreateAttempts)
+	}
+	ev := waitForEvent(t, "retry", "CreateFailed")
+	if ev.Type != "Warning" || !strings.Contains(ev.Note, "TargetDatabase (AWS::RDS::DBInstance) failed: DB instance class") {
+		t.Errorf("the failure event does not name the resource and reason: %s %q", ev.Type, ev.Note)
+	}
+}
+
+func TestCreationGivesUpAfterMaxAttempts(t *testing.T) {
+	cloud.script("TapStackgiveup", &scripted{onCreate: true, times: -1,
+		resource: "SourceBucket (AWS::S3::Bucket)", reason: "payments-source-bucket already exists"})
+	key := create(t, newMigration("giveup", "giveup", "us-east-1"))
+	pm := waitFor(t, key, "phase Failed", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Phase == paymentsv1alpha1.PhaseFailed
+	})
+	c := condition(pm, paymentsv1alpha1.ConditionStackReady)
+	if c.Status != metav1.ConditionFalse || c.Reason != "CreateFailed" || !strings.Contains(c.Message, "SourceBucket (AWS::S3::Bucket) failed") {
+		t.Errorf("StackReady = %+v", c)
+	}
+	if pm.Status.Stack.CreateAttempts != 3 || pm.Status.Stack.Status != "ROLLBACK_COMPLETE" {
+		t.Errorf("stack status %+v", pm.Status.Stack)
+	}
+	if ready := condition(pm, paymentsv1alpha1.ConditionReady); ready.Status != metav1.ConditionFalse || ready.Reason != "CreateFailed" {
+		t.Errorf("Ready = %+v", ready)
+	}
+}
+
+func TestRolledBackUpdateIsReportedNotHidden(t *testing.T) {
+	key := create(t, newMigration("rollback", "rollback", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	cloud.script("TapStackrollback", &scripted{onUpdate: true, times: 1,
+		resource: "PaymentService (AWS::ECS::Service)", reason: "Service did not stabilize"})
+	pm.Spec.Service.DesiredCount = 3
+	if err := k8s.Update(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	pm = waitFor(t, key, "UpdateRolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionStackReady).Reason == "UpdateRolledBack"
+	})
+	c := condition(pm, paymentsv1alpha1.ConditionStackReady)
+	if c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "PaymentService (AWS::ECS::Service) failed: Service did not stabilize") {
+		t.Errorf("StackReady = %+v", c)
+	}
+	if pm.Status.Stack.Status != "UPDATE_ROLLBACK_COMPLETE" || !strings.Contains(pm.Status.Stack.Reason, "PaymentService") {
+		t.Errorf("status.stack = %+v", pm.Status.Stack)
+	}
+}
+
+func TestAWSErrorsAreReportedAsUnknown(t *testing.T) {
+	cloud.setObserveErr(errors.New("operation error CloudFormation: DescribeStacks, exceeded maximum number of attempts, 5, Throttling: Rate exceeded"))
+	t.Cleanup(func() { cloud.setObserveErr(nil) })
+	key := create(t, newMigration("throttled", "throttled", "us-east-1"))
+	pm := waitFor(t, key, "StackReady Unknown", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionStackReady).Reason == "ObserveFailed"
+	})
+	if c := condition(pm, paymentsv1alpha1.ConditionStackReady); c.Status != metav1.ConditionUnknown || !strings.Contains(c.Message, "Rate exceeded") {
+		t.Errorf("StackReady = %+v", c)
+	}
+	cloud.setObserveErr(nil)
+	waitFor(t, key, "recovery", stackReady)
+}
+
+func TestDeletionStopsReplicationEmptiesBucketsAndDeletesTheStack(t *testing.T) {
+	key := create(t, newMigration("delete", "delete", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	taskArn := pm.Status.Stack.Outputs["DMSTaskArn"]
+	cloud.mu.Lock()
+	cloud.tasks[taskArn] = "running"
+	cloud.mu.Unlock()
+	stops := cloud.count("StopReplicationTask")
+
+	if err := k8s.Delete(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the CR gone", func() (bool, error) {
+		err := k8s.Get(t.Context(), key, pm)
+		return apierrors.IsNotFound(err), err
+	})
+	if _, exists := cloud.stack("TapStackdelete"); exists {
+		t.Error("the stack still exists after the CR is gone")
+	}
+	if cloud.count("StopReplicationTask") != stops+1 {
+		t.Error("the running DMS task was not stopped")
+	}
+	emptied := cloud.emptiedBuckets()
+	i := slices.Index(emptied, "payments-source-TapStackdelete")
+	j := slices.Index(emptied, "payments-target-TapStackdelete")
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("buckets emptied %v: want source then target", emptied)
+	}
+}
+
+func TestRetainLeavesAWSAlone(t *testing.T) {
+	pm := newMigration("retain", "retain", "us-east-1")
+	pm.Spec.DeletionPolicy = paymentsv1alpha1.DeletionPolicyRetain
+	key := create(t, pm)
+	pm = waitFor(t, key, "StackReady", stackReady)
+	deletes := cloud.count("Delete")
+	if err := k8s.Delete(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the CR gone", func() (bool, error) {
+		err := k8s.Get(t.Context(), key, pm)
+		return apierrors.IsNotFound(err), err
+	})
+	if st, exists := cloud.stack("TapStackretain"); !exists || st.status != "CREATE_COMPLETE" {
+		t.Errorf("Retain touched the stack: exists=%v status=%s", exists, st.status)
+	}
+	if cloud.count("Delete") != deletes {
+		t.Error("Retain called DeleteStack")
+	}
+}
+
+func TestFailedDeletionKeepsTheFinalizerAndSaysWhy(t *testing.T) {
+	key := create(t, newMigration("stuck", "stuck", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	cloud.setEmptyErr(errors.New("AccessDenied: s3:DeleteObjectVersion"))
+	t.Cleanup(func() { cloud.setEmptyErr(nil) })
+	if err := k8s.Delete(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	pm = waitFor(t, key, "DeletionFailed", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionStackReady).Reason == "DeletionFailed"
+	})
+	if !controllerutil.ContainsFinalizer(pm, controllers.Finalizer) || pm.Status.Phase != paymentsv1alpha1.PhaseDeleting {
+		t.Errorf("finalizer %v, phase %s", pm.Finalizers, pm.Status.Phase)
+	}
+	if c := condition(pm, paymentsv1alpha1.ConditionStackReady); !strings.Contains(c.Message, "AccessDenied") {
+		t.Errorf("the condition does not say why: %q", c.Message)
+	}
+	if _, exists := cloud.stack("TapStackstuck"); !exists {
+		t.Error("the stack was deleted although its buckets could not be emptied")
+	}
+	cloud.setEmptyErr(nil)
+	eventually(t, "the CR gone once emptying works", func() (bool, error) {
+		err := k8s.Get(t.Context(), key, pm)
+		return apierrors.IsNotFound(err), err
+	})
+}
+
+// waitForEvent returns an Event of the migration with the given reason.
+func waitForEvent(t *testing.T, name, reason string) eventsv1.Event {
+	t.Helper()
+	var found eventsv1.Event
+	eventually(t, "event "+reason+" of "+name, func() (bool, error) {
+		var list eventsv1.EventList
+		if err := k8s.List(t.Context(), &list, client.InNamespace("default")); err != nil {
+			return false, err
+		}
+		for _, ev := range list.Items {
+			if ev.Regarding.Name == name && ev.Reason == reason {
+				found = ev
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return found
+}
