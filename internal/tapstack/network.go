@@ -150,15 +150,17 @@ func (b *builder) subnetIDs(id func(int) string) []string {
 
 // securityGroups wires least privilege between the tiers. Rules between two
 // groups are separate resources: inline they would make the groups reference each
-// other and CloudFormation would refuse the circular dependency. A group without
-// egress rules would get EC2's allow-all egress, so every group states its egress.
+// other and CloudFormation would refuse the circular dependency. CloudFormation
+// removes EC2's default allow-all egress only from a group with inline egress
+// rules, so every group states some inline egress (noEgress where the separate
+// rules are all it may send).
 func (b *builder) securityGroups() {
 	port := int(b.spec.Service.Port)
 	b.add(idAlbSecurityGroup, b.securityGroup("alb",
 		"Payment service ALB: service port from the internet (clients and Route 53 health checkers)",
 		[]ec2.SecurityGroup_Ingress{{IpProtocol: "tcp", FromPort: ptr(port), ToPort: ptr(port), CidrIp: ptr("0.0.0.0/0"),
 			Description: ptr("Clients and Route 53 health checkers")}},
-		nil))
+		noEgress()))
 	b.add(idEcsSecurityGroup, b.securityGroup("ecs",
 		"Payment service tasks: service port from the ALB only",
 		nil,
@@ -167,8 +169,7 @@ func (b *builder) securityGroups() {
 	b.add(idDBSecurityGroup, b.securityGroup("rds",
 		"Payment databases: PostgreSQL from DMS and the payment service only",
 		nil,
-		[]ec2.SecurityGroup_Egress{{IpProtocol: "icmp", FromPort: ptr(252), ToPort: ptr(86), CidrIp: ptr("255.255.255.255/32"),
-			Description: ptr("No outbound traffic (placeholder rule that matches nothing)")}}))
+		noEgress()))
 	b.add(idDmsSecurityGroup, b.securityGroup("dms",
 		"DMS replication instance: PostgreSQL to the databases, HTTPS to Secrets Manager",
 		nil,
@@ -178,6 +179,13 @@ func (b *builder) securityGroups() {
 	b.allowBetween(idAlbSecurityGroup, idEcsSecurityGroup, port, "AlbToEcs", "ALB to payment service tasks")
 	b.allowBetween(idEcsSecurityGroup, idDBSecurityGroup, postgresPort, "EcsToDatabase", "Payment service to PostgreSQL")
 	b.allowBetween(idDmsSecurityGroup, idDBSecurityGroup, postgresPort, "DmsToDatabase", "DMS to PostgreSQL")
+}
+
+// noEgress is an egress rule that matches nothing (ICMP type 252 code 86 to the
+// broadcast address, as CDK does): its presence removes the default allow-all.
+func noEgress() []ec2.SecurityGroup_Egress {
+	return []ec2.SecurityGroup_Egress{{IpProtocol: "icmp", FromPort: ptr(252), ToPort: ptr(86), CidrIp: ptr("255.255.255.255/32"),
+		Description: ptr("No other outbound traffic (placeholder rule that matches nothing)")}}
 }
 
 func (b *builder) securityGroup(tier, description string, ingress []ec2.SecurityGroup_Ingress, egress []ec2.SecurityGroup_Egress) *ec2.SecurityGroup {

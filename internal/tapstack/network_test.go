@@ -134,3 +134,22 @@ func TestSecurityGroupNamesAreValidEC2Names(t *testing.T) {
 		}
 	}
 }
+
+// A group without inline egress keeps EC2's allow-all egress even when separate
+// egress rules are added; every group must therefore list inline egress, and no
+// group but those that call AWS APIs may reach the internet.
+func TestEveryGroupReplacesTheDefaultAllowAllEgress(t *testing.T) {
+	d := sampleDoc(t)
+	internet := map[string]bool{idEcsSecurityGroup: true, idDmsSecurityGroup: true}
+	for _, id := range d.ofType("AWS::EC2::SecurityGroup") {
+		egress, _ := d.props(t, id)["SecurityGroupEgress"].([]any)
+		if len(egress) == 0 {
+			t.Errorf("%s has no inline egress and keeps the default allow-all", id)
+		}
+		for _, e := range egress {
+			if at(e, "CidrIp") == "0.0.0.0/0" && (!internet[id] || js(at(e, "FromPort")) != "443") {
+				t.Errorf("%s egress %s reaches the internet", id, js(e))
+			}
+		}
+	}
+}
