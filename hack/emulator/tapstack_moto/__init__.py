@@ -21,6 +21,7 @@ def install() -> list[str]:
         cloudformation,
         cloudwatch,
         dms,
+        ec2,
         ecs,
         elbv2,
         rds,
@@ -28,6 +29,7 @@ def install() -> list[str]:
         s3,
         secretsmanager,
         sns,
+        stacks,
     )
     from ._base import Resource
 

@@ -17,6 +17,10 @@ Gap: moto's YAML loader turns ``!GetAtt Db.Endpoint.Address`` into three parts
 (AWS splits at the first dot only) and ``!GetAtt [A, B]`` into YAML nodes, so
 the most common RDS GetAtt fails template validation.
 
+Gap: moto does not know Fn::Cidr (the stack carves its subnets out of the VPC
+block with it) and passes the raw {"Fn::Cidr": ...} on; it is evaluated here
+as AWS documents it.
+
 Gap: CreateChangeSet without ChangeSetType means UPDATE in AWS; moto takes
 CREATE and re-creates every resource of the existing stack (failing on the
 first name that exists).
@@ -24,6 +28,8 @@ first name that exists).
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
 import re
 from typing import Any
@@ -74,7 +80,16 @@ def resolve_dynamic_references(value: str, account_id: str, region: str) -> str:
 _original_clean_json = parsing.clean_json
 
 
+def _cidr(args: list[Any]) -> list[str]:
+    block, count, bits = args
+    network = ipaddress.ip_network(block, strict=False)
+    prefix = network.max_prefixlen - int(bits)
+    return [str(n) for n in itertools.islice(network.subnets(new_prefix=prefix), int(count))]
+
+
 def _clean_json(resource_json: Any, resources_map: Any) -> Any:
+    if isinstance(resource_json, dict) and "Fn::Cidr" in resource_json:
+        return _cidr(_clean_json(resource_json["Fn::Cidr"], resources_map))
     result = _original_clean_json(resource_json, resources_map)
     if isinstance(result, str) and "{{resolve:" in result:
         result = resolve_dynamic_references(

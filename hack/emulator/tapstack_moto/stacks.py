@@ -1,0 +1,124 @@
+"""Stack lifecycle fixes in moto's CloudFormation (failure and after-delete).
+
+Gap: DescribeStacks / DescribeStackResources on a DELETE_COMPLETE stack
+evaluate its outputs through moto's lazy resource map, which *re-creates*
+every resource the outputs reference (a VPC, subnets, buckets ... reappear after
+every status poll). A deleted stack now keeps no resources and no outputs.
+
+Gap: a resource that fails during CreateStack makes moto answer HTTP 500 and
+leave a half-created stack in CREATE_IN_PROGRESS. As in AWS, CreateStack now
+succeeds, the stack records CREATE_FAILED for the failing resource (with the
+reason) in its events, deletes what was created, and ends in ROLLBACK_COMPLETE.
+
+Gap: a failing DeleteStack made moto drop the stack altogether. It now stays
+in DELETE_FAILED with the reason in its events, and can be deleted again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack
+from moto.cloudformation.parsing import OutputMap
+
+
+class ResourceFailed(Exception):
+    def __init__(self, logical_id: str, resource_type: str, cause: Exception):
+        super().__init__(f"{logical_id}: {cause}")
+        self.logical_id, self.resource_type, self.cause = logical_id, resource_type, cause
+
+
+_original_parse_and_create = parsing.parse_and_create_resource
+
+
+def _parse_and_create_resource(logical_id: str, resource_json: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return _original_parse_and_create(logical_id, resource_json, *args, **kwargs)
+    except ResourceFailed:
+        raise  # a dependency failed first; report that one
+    except Exception as err:
+        raise ResourceFailed(logical_id, resource_json.get("Type", ""), err) from err
+
+
+def _resource_event(stack: Stack, failed: ResourceFailed, status: str) -> None:
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failed.logical_id,
+            physical_resource_id="",
+            resource_type=failed.resource_type,
+            resource_status=status,
+            resource_status_reason=_reason(failed.cause),
+            resource_properties=None,
+        )
+    )
+
+
+def _reason(err: Exception) -> str:
+    return getattr(err, "message", None) or str(err) or type(err).__name__
+
+
+def _forget_resources(stack: Stack) -> None:
+    """Nothing may be resolved (and so lazily re-created) any more."""
+    resource_map = stack.resource_map
+    for logical_id in list(resource_map._resource_json_map):
+        resource_map._parsed_resources.pop(logical_id, None)
+    resource_map._resource_json_map = {}
+    stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
+
+
+_original_create_resources = Stack.create_resources
+
+
+def _create_resources(self: Stack) -> None:
+    try:
+        _original_create_resources(self)
+    except ResourceFailed as failed:
+        self.status = "CREATE_FAILED"
+        _resource_event(self, failed, "CREATE_FAILED")
+        self._add_stack_event("CREATE_FAILED", resource_status_reason=f"The following resource(s) failed to create: [{failed.logical_id}].")
+        self.status = "ROLLBACK_IN_PROGRESS"
+        self._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"The following resource(s) failed to create: [{failed.logical_id}]. Rollback requested by user.")
+        try:
+            self.resource_map.delete()
+            self.status = "ROLLBACK_COMPLETE"
+        except Exception as err:
+            self.status = "ROLLBACK_FAILED"
+            self._add_stack_event("ROLLBACK_FAILED", resource_status_reason=_reason(err))
+            return
+        self._add_stack_event("ROLLBACK_COMPLETE")
+        _forget_resources(self)
+
+
+_original_stack_delete = Stack.delete
+
+
+def _stack_delete(self: Stack) -> None:
+    _original_stack_delete(self)
+    _forget_resources(self)
+
+
+_original_delete_stack = CloudFormationBackend.delete_stack
+
+
+def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+    stack = next(
+        (s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)),
+        None,
+    )
+    try:
+        _original_delete_stack(self, name_or_stack_id)
+    except Exception as err:
+        if stack is None:
+            raise
+        self.stacks[stack.stack_id] = stack
+        stack.status = "DELETE_FAILED"
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=_reason(err))
+
+
+parsing.parse_and_create_resource = _parse_and_create_resource
+Stack.create_resources = _create_resources  # type: ignore[method-assign]
+Stack.delete = _stack_delete  # type: ignore[method-assign]
+CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
