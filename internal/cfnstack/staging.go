@@ -95,20 +95,20 @@ func (s *BucketStager) ensureBucket(ctx context.Context) (string, error) {
 	_, err = s.S3.HeadBucket(callCtx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	cancel()
 	var notFound *s3types.NotFound
-	switch {
-	case err == nil:
-	case errors.As(err, &notFound):
-		if err := s.createBucket(ctx, bucket); err != nil {
-			return "", err
-		}
-	default:
+	if err != nil && !errors.As(err, &notFound) {
 		return "", fmt.Errorf("checking staging bucket %s: %w", bucket, err)
+	}
+	// An existing bucket is set up again too (the calls are idempotent): a
+	// set-up interrupted after the bucket was created must not stay half done.
+	if err := s.createBucket(ctx, bucket, err != nil); err != nil {
+		return "", err
 	}
 	s.bucket = bucket
 	return bucket, nil
 }
 
-func (s *BucketStager) createBucket(ctx context.Context, bucket string) error {
+// createBucket creates the bucket when create is set, then sets it up.
+func (s *BucketStager) createBucket(ctx context.Context, bucket string, create bool) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
 	if s.Region != "us-east-1" { // us-east-1 rejects its own name as a constraint
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(s.Region)}
@@ -137,6 +137,9 @@ func (s *BucketStager) createBucket(ctx context.Context, bucket string) error {
 					IgnorePublicAcls: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}})
 			return err
 		}},
+	}
+	if !create {
+		steps = steps[1:]
 	}
 	for _, step := range steps {
 		callCtx, cancel := s.call(ctx)
