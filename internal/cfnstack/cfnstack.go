@@ -154,8 +154,15 @@ func (c *Client) firstFailure(ctx context.Context, stackID string) (resource, re
 		for _, ev := range out.StackEvents {
 			status := string(ev.ResourceStatus)
 			if aws.ToString(ev.ResourceType) == "AWS::CloudFormation::Stack" && aws.ToString(ev.PhysicalResourceId) == stackID {
-				if status == string(cfntypes.ResourceStatusCreateInProgress) || status == string(cfntypes.ResourceStatusUpdateInProgress) {
-					if strings.Contains(aws.ToString(ev.ResourceStatusReason), "User Initiated") || resource != "" {
+				userInitiated := strings.Contains(aws.ToString(ev.ResourceStatusReason), "User Initiated")
+				switch status {
+				case string(cfntypes.ResourceStatusCreateInProgress), string(cfntypes.ResourceStatusUpdateInProgress):
+					if userInitiated || resource != "" {
+						return resource, reason, nil
+					}
+				case string(cfntypes.ResourceStatusDeleteInProgress), string(cfntypes.ResourceStatusImportInProgress):
+					// A deletion or an import is an operation of its own too.
+					if userInitiated {
 						return resource, reason, nil
 					}
 				}
