@@ -1,0 +1,169 @@
+package awscfg
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// isolate points the SDK at test credentials and endpoint only: no shared
+// config or credentials file, no instance metadata, no retry settings from
+// the machine running the tests.
+func isolate(t *testing.T, endpoint string) {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":                   "AKIATESTONLY00000000",
+		"AWS_SECRET_ACCESS_KEY":               "test-secret-not-real",
+		"AWS_SESSION_TOKEN":                   "",
+		"AWS_ENDPOINT_URL":                    endpoint,
+		"AWS_CONFIG_FILE":                     filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE":         filepath.Join(dir, "credentials"),
+		"AWS_PROFILE":                         "",
+		"AWS_DEFAULT_PROFILE":                 "",
+		"AWS_REGION":                          "",
+		"AWS_DEFAULT_REGION":                  "",
+		"AWS_EC2_METADATA_DISABLED":           "true",
+		"AWS_MAX_ATTEMPTS":                    "",
+		"AWS_RETRY_MODE":                      "",
+		"AWS_ROLE_ARN":                        "",
+		"AWS_WEB_IDENTITY_TOKEN_FILE":         "",
+		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func TestConfigIsLoadedOncePerRegion(t *testing.T) {
+	isolate(t, "http://emulator-a:5000")
+	p := NewProvider(Options{})
+	ctx := context.Background()
+	first, err := p.Config(ctx, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reload would pick the new endpoint up; a cached configuration keeps the old one.
+	t.Setenv("AWS_ENDPOINT_URL", "http://emulator-b:5000")
+	steps := []struct {
+		region       string
+		wantEndpoint string
+		wantSame     bool // same credentials provider as the first configuration
+	}{
+		{"eu-west-1", "http://emulator-a:5000", true},
+		{"us-east-1", "http://emulator-b:5000", false},
+		{"eu-west-1", "http://emulator-a:5000", true},
+	}
+	for _, step := range steps {
+		cfg, err := p.Config(ctx, step.region)
+		if err != nil {
+			t.Fatalf("Config(%s): %v", step.region, err)
+		}
+		if cfg.Region != step.region {
+			t.Errorf("Config(%s).Region = %q", step.region, cfg.Region)
+		}
+		if got := deref(cfg.BaseEndpoint); got != step.wantEndpoint {
+			t.Errorf("Config(%s).BaseEndpoint = %q, want %q", step.region, got, step.wantEndpoint)
+		}
+		if same := cfg.Credentials == first.Credentials; same != step.wantSame {
+			t.Errorf("Config(%s) shares the first configuration's credentials: %t, want %t", step.region, same, step.wantSame)
+		}
+	}
+}
+
+func TestConfigIsLoadedOnceUnderConcurrentCalls(t *testing.T) {
+	isolate(t, "")
+	p := NewProvider(Options{})
+	var wg sync.WaitGroup
+	creds := make([]any, 8)
+	for i := range creds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg, err := p.Config(context.Background(), "eu-west-1")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			creds[i] = cfg.Credentials
+		}()
+	}
+	wg.Wait()
+	for i := range creds {
+		if creds[i] != creds[0] {
+			t.Fatalf("concurrent calls loaded distinct configurations for one region")
+		}
+	}
+}
+
+func TestConfigTakesEndpointAndCredentialsFromTheEnvironment(t *testing.T) {
+	tests := []struct {
+		name     string
+		endpoint string
+	}{
+		{name: "emulator endpoint", endpoint: "http://127.0.0.1:5000"},
+		{name: "no endpoint: AWS itself"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolate(t, tt.endpoint)
+			cfg, err := NewProvider(Options{}).Config(context.Background(), "eu-central-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := deref(cfg.BaseEndpoint); got != tt.endpoint {
+				t.Errorf("BaseEndpoint = %q, want %q", got, tt.endpoint)
+			}
+			creds, err := cfg.Credentials.Retrieve(context.Background())
+			if err != nil {
+				t.Fatalf("retrieving credentials: %v", err)
+			}
+			if creds.AccessKeyID != "AKIATESTONLY00000000" {
+				t.Errorf("AccessKeyID = %q, want the one from the environment", creds.AccessKeyID)
+			}
+		})
+	}
+}
+
+func TestRetryerHonoursMaxAttempts(t *testing.T) {
+	tests := []struct {
+		maxAttempts int
+		want        int
+	}{
+		{0, 3}, // the SDK default
+		{1, 1},
+		{5, 5},
+		{12, 12},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("MaxAttempts_%d", tt.maxAttempts), func(t *testing.T) {
+			isolate(t, "")
+			cfg, err := NewProvider(Options{MaxAttempts: tt.maxAttempts}).Config(context.Background(), "eu-west-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Retryer == nil {
+				t.Fatal("configuration has no retryer")
+			}
+			if got := cfg.Retryer().MaxAttempts(); got != tt.want {
+				t.Errorf("retryer makes %d attempts, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestS3PathStyleIsReported(t *testing.T) {
+	for _, want := range []bool{false, true} {
+		if got := NewProvider(Options{S3PathStyle: want}).S3PathStyle(); got != want {
+			t.Errorf("S3PathStyle() = %t, want %t", got, want)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
