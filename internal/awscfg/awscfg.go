@@ -13,6 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/traits"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
 
 // DefaultCallTimeout bounds every single AWS call; callers wrap each call in it.
@@ -69,4 +73,15 @@ func (p *Provider) Config(ctx context.Context, region string) (aws.Config, error
 	}
 	p.configs[region] = cfg
 	return cfg, nil
+}
+
+// CloudWatchJSON makes a CloudWatch client speak AWS JSON 1.0, one of the three
+// protocols CloudWatch serves (with Smithy RPC v2 CBOR, the SDK's default, and
+// the query protocol). JSON is readable on the wire and understood by every
+// CloudWatch emulator we test against, which CBOR is not yet.
+func CloudWatchJSON(o *cloudwatch.Options) {
+	o.Protocol = awsjson.New10(smithy.NewServiceSchema(
+		smithy.NewSchema(smithy.ShapeID{Namespace: "com.amazonaws.cloudwatch", Name: "GraniteServiceVersion20100801"},
+			smithy.ShapeTypeService, 0, &traits.AWSQueryCompatible{}),
+		"2010-08-01"))
 }

@@ -1,0 +1,174 @@
+// Package e2e runs the operator end to end: a real kube-apiserver and etcd
+// (envtest), the manager with its real AWS clients, and the AWS emulator
+// (hack/emulator) as the AWS endpoint. The deployed resources are inspected
+// through the AWS SDK, as one would in a real account.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/controllers"
+	"github.com/tapstack/payment-migration-operator/internal/awscfg"
+	"github.com/tapstack/payment-migration-operator/internal/awsclients"
+	"github.com/tapstack/payment-migration-operator/test/emulator"
+)
+
+const region = "us-east-1"
+
+var (
+	k8s    client.Client
+	awsCfg aws.Config
+	emu    *emulator.Emulator
+	// kubectlCmd is the v1.37 kubectl built with the control plane, configured
+	// as an administrator of the test's API server.
+	kubectlRun func(args ...string) (stdout, stderr io.Reader, err error)
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these suites with `make integration`")
+		return 1
+	}
+	ctx := context.Background()
+	var err error
+	emu, err = emulator.Start(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the AWS emulator:", err)
+		return 1
+	}
+	defer func() { _ = emu.Close() }()
+	// The manager and the test's own clients find the emulator exactly as they
+	// would find AWS: through the SDK's standard environment.
+	for _, kv := range emu.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	awsCfg, err = config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loading AWS config:", err)
+		return 1
+	}
+
+	logFile, err := os.CreateTemp("", "e2e-manager-*.log")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer logFile.Close()
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	admin, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating admin user:", err)
+		return 1
+	}
+	kc, err := admin.Kubectl()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "configuring kubectl:", err)
+		return 1
+	}
+	kubectlRun = kc.Run
+
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = paymentsv1alpha1.AddToScheme(scheme)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating manager:", err)
+		return 1
+	}
+	factory := &awsclients.Factory{Provider: awscfg.NewProvider(awscfg.Options{S3PathStyle: true})}
+	if err := (&controllers.PaymentMigrationReconciler{
+		Client:        mgr.GetClient(),
+		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
+		AWS:           controllers.AWSFromFactory(factory),
+		Synthesize:    controllers.SynthesizeTapStack,
+		Timing:        controllers.Timing{Fast: 500 * time.Millisecond, Slow: 30 * time.Second, MaxCreateAttempts: 2},
+		DefaultRegion: region,
+	}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, "registering controller:", err)
+		return 1
+	}
+	mgrCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	k8s = mgr.GetClient()
+	if !mgr.GetCache().WaitForCacheSync(mgrCtx) {
+		fmt.Fprintln(os.Stderr, "cache did not sync")
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "manager log: %s\nemulator log tail:\n%s\n", logFile.Name(), emu.LogTail(40))
+	}
+	return code
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+}
+
+// kubectl runs kubectl against the test's API server and returns its output.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	stdout, stderr, err := kubectlRun(args...)
+	if err != nil {
+		errOut, _ := io.ReadAll(stderr)
+		t.Fatalf("kubectl %v: %v\n%s", args, err, errOut)
+	}
+	out, _ := io.ReadAll(stdout)
+	return string(out)
+}
+
+func callCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
