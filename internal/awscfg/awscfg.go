@@ -1,7 +1,9 @@
-// Package awscfg loads AWS SDK configuration per region. The endpoint, the
-// credentials and the retry mode come from the SDK's standard sources
-// (AWS_ENDPOINT_URL, AWS_PROFILE, web identity, IMDS...), so the same binary runs
-// against AWS or an emulator, and nothing secret passes through our code.
+// Package awscfg loads AWS SDK configuration per region. The endpoint and the
+// credentials come from the SDK's standard sources (AWS_ENDPOINT_URL,
+// AWS_PROFILE, web identity, IMDS...), so the same binary runs against AWS or an
+// emulator, and nothing secret passes through our code. Retries use the SDK's
+// standard retryer (backoff, throttling handling) with the operator's attempt
+// count, which takes the place of AWS_MAX_ATTEMPTS.
 package awscfg
 
 import (

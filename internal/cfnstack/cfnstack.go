@@ -250,14 +250,18 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 			ChangeSetType: cfntypes.ChangeSetTypeUpdate,
 			Capabilities:  []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
 			Tags:          stackTags(d.Tags),
-			ClientToken:   aws.String(name),
 		}
 		if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 			return "", err
 		}
 		callCtx, cancel := c.call(ctx)
 		defer cancel()
-		if _, err := c.API.CreateChangeSet(callCtx, in); err != nil {
+		// No ClientToken: the name, derived from the hash, already makes a retry
+		// collide with the first attempt (AlreadyExists), and a token would be
+		// replayed when the same template comes back after a deletion.
+		_, err := c.API.CreateChangeSet(callCtx, in)
+		var exists *cfntypes.AlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
 			return "", fmt.Errorf("creating change set %s: %w", name, err)
 		}
 		return UpdatePending, nil
@@ -279,21 +283,40 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 		return "", fmt.Errorf("change set %s failed: %s", name, reason)
 	case cs.Status != cfntypes.ChangeSetStatusCreateComplete:
 		return UpdatePending, nil
-	case cs.ExecutionStatus != cfntypes.ExecutionStatusAvailable:
-		// Executed already (EXECUTE_IN_PROGRESS / _COMPLETE) or obsolete: the stack
-		// status says the rest.
+	case cs.ExecutionStatus == cfntypes.ExecutionStatusExecuteInProgress:
 		return UpdateStarted, nil
+	case cs.ExecutionStatus != cfntypes.ExecutionStatusAvailable:
+		// A change set of this hash that was executed before (the spec went
+		// A -> B -> A), or went obsolete when the stack changed under it, or
+		// cannot run: it no longer describes the way from the stack's current
+		// template to this one. Only a fresh change set does.
+		if err := c.deleteChangeSet(ctx, stackID, name); err != nil {
+			return "", err
+		}
+		return UpdatePending, nil
 	}
 	callCtx, cancel := c.call(ctx)
 	defer cancel()
 	if _, err := c.API.ExecuteChangeSet(callCtx, &cloudformation.ExecuteChangeSetInput{
-		StackName:          aws.String(stackID),
-		ChangeSetName:      aws.String(name),
-		ClientRequestToken: aws.String(name),
+		StackName:     aws.String(stackID),
+		ChangeSetName: aws.String(name),
+		// The change set's own id makes the token unique to this change set,
+		// whereas its name recurs when a template comes back.
+		ClientRequestToken: aws.String(executeToken(aws.ToString(cs.ChangeSetId), name)),
 	}); err != nil {
 		return "", fmt.Errorf("executing change set %s: %w", name, err)
 	}
 	return UpdateStarted, nil
+}
+
+// executeToken derives an ExecuteChangeSet token from the change set ARN
+// (arn:...:changeSet/<name>/<uuid>): unique per change set, stable across retries.
+func executeToken(changeSetID, name string) string {
+	id := changeSetID[strings.LastIndex(changeSetID, "/")+1:]
+	if id == "" {
+		id = name
+	}
+	return "execute-" + id
 }
 
 func (c *Client) describeChangeSet(ctx context.Context, stackID, name string) (*cloudformation.DescribeChangeSetOutput, error) {

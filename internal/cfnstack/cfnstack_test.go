@@ -438,7 +438,23 @@ func TestChangeSetNameIsAValidNameDerivedFromTheHash(t *testing.T) {
 
 func changeSet(status cfntypes.ChangeSetStatus, exec cfntypes.ExecutionStatus, reason string) *cloudformation.DescribeChangeSetOutput {
 	return &cloudformation.DescribeChangeSetOutput{ChangeSetName: aws.String(ChangeSetName(testHash)), StackId: aws.String(stackID),
-		Status: status, ExecutionStatus: exec, StatusReason: aws.String(reason)}
+		ChangeSetId: aws.String(changeSetID), Status: status, ExecutionStatus: exec, StatusReason: aws.String(reason)}
+}
+
+const changeSetID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/tapstack-0123456789abcdef/5b0c7a9e-1f2d-4c3b-9a8e-7d6c5b4a3f21"
+
+// The execute token must be unique to one change set: the name recurs when a
+// template comes back, and CloudFormation would take a reused token for a retry.
+func TestExecuteTokenComesFromTheChangeSetID(t *testing.T) {
+	f := newFakeCFN(t)
+	f.changeSet = changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusAvailable, "")
+	stager, _, _ := newStager(t, "eu-west-1")
+	if _, err := (&Client{API: f, Stager: stager}).Update(context.Background(), stackID, desired(4000)); err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(f.executeCS.ClientRequestToken); got != "execute-5b0c7a9e-1f2d-4c3b-9a8e-7d6c5b4a3f21" {
+		t.Errorf("ClientRequestToken = %q", got)
+	}
 }
 
 func TestUpdateMovesTheChangeSetOneStepPerCall(t *testing.T) {
@@ -465,8 +481,13 @@ func TestUpdateMovesTheChangeSetOneStepPerCall(t *testing.T) {
 			want: UpdatePending, wantCalls: []string{"DescribeChangeSet"}},
 		{name: "CREATE_COMPLETE and AVAILABLE is executed", cs: changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusAvailable, ""),
 			want: UpdateStarted, wantCalls: []string{"DescribeChangeSet", "ExecuteChangeSet"}},
-		{name: "already executed is not executed again", cs: changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusExecuteComplete, ""),
-			want: UpdateStarted, wantCalls: []string{"DescribeChangeSet"}},
+		{name: "executed before (the template came back) is replaced, not reported as started", cs: changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusExecuteComplete, ""),
+			want: UpdatePending, wantCalls: []string{"DescribeChangeSet", "DeleteChangeSet"}},
+		{name: "obsolete is replaced", cs: changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusObsolete, ""),
+			want: UpdatePending, wantCalls: []string{"DescribeChangeSet", "DeleteChangeSet"}},
+		{name: "a retried create that finds the change set made is pending", csErr: &cfntypes.ChangeSetNotFoundException{},
+			errs: map[string]error{"CreateChangeSet": &cfntypes.AlreadyExistsException{Message: aws.String("ChangeSet tapstack-0123 already exists")}},
+			want: UpdatePending, wantCalls: []string{"DescribeChangeSet", "CreateChangeSet"}},
 		{name: "executing is not executed again", cs: changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusExecuteInProgress, ""),
 			want: UpdateStarted, wantCalls: []string{"DescribeChangeSet"}},
 		{name: "an empty change set is deleted and is no error", cs: changeSet(cfntypes.ChangeSetStatusFailed, cfntypes.ExecutionStatusUnavailable, noChanges),
