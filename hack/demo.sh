@@ -1,70 +1,132 @@
 #!/usr/bin/env bash
-# The main job, locally: a Kubernetes control plane built from source, the CRD,
-# the manager, and the sample PaymentMigration, watched with kubectl. Everything
-# it starts is stopped when it ends (or on Ctrl-C).
+# The main job, locally: a Kubernetes control plane built from source, the AWS
+# emulator (moto with the project's CloudFormation extensions), the manager, and
+# the sample PaymentMigration, watched with kubectl until its TapStack is ready.
+# Everything it starts is stopped when it ends (or on Ctrl-C).
 #
-# Env: DEMO_WATCH_SECONDS (how long to watch, default 30), DEMO_KEEP=1 (stay up until Ctrl-C).
+# Env: DEMO_TIMEOUT (seconds to wait for the stack, default 180),
+#      DEMO_KEEP=1 (stay up until Ctrl-C to try kubectl yourself),
+#      DEMO_DEBUG=1 (copy the manager, emulator and control-plane logs to /tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WATCH_SECONDS=${DEMO_WATCH_SECONDS:-30}
+TIMEOUT=${DEMO_TIMEOUT:-180}
 work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  [[ -n ${DEMO_DEBUG:-} ]] && cp "$work"/*.log /tmp/ 2>/dev/null; rm -rf "$work"
   echo "demo: stopped everything it started"
 }
 trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
 
-step "building the control plane binaries (cached after the first run)"
+step "building the control plane binaries (cached after the first run), the manager and the CLI"
 assets=$(hack/envtest-bins.sh)
 export KUBEBUILDER_ASSETS=$assets
-kubectl() { "$assets/kubectl" --kubeconfig "$work/kubeconfig" "$@"; }
-
-step "building the manager"
 go build -o "$work/manager" ./cmd/manager
 go build -o "$work/controlplane" ./hack/controlplane
+go build -o "$work/tapstack" ./cmd/tapstack
+kubectl() { "$assets/kubectl" --kubeconfig "$work/kubeconfig" "$@"; }
+
+step "starting the AWS emulator"
+# The emulator stops by itself when this script dies (its stdin closes).
+mkfifo "$work/emulator.in"
+python3 hack/emulator/serve.py --port 0 --exit-on-stdin-eof <"$work/emulator.in" >"$work/emulator.out" 2>"$work/emulator.log" &
+pids+=($!)
+exec 8>"$work/emulator.in"
+endpoint=""
+for _ in $(seq 1 120); do
+  endpoint=$(sed -n 's/^tapstack-emulator ready //p' "$work/emulator.out")
+  [[ -n $endpoint ]] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/emulator.log"; exit 1; }
+  sleep 0.25
+done
+[[ -n $endpoint ]] || { echo "demo: the emulator did not start"; tail "$work/emulator.log"; exit 1; }
+echo "AWS endpoint: $endpoint"
+export AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN
 
 step "starting a local control plane with the PaymentMigration CRD"
 "$work/controlplane" --write-kubeconfig "$work/kubeconfig" --crd-dir config/crd/bases >"$work/controlplane.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
-  [[ -s $work/kubeconfig ]] && grep -q "ready" "$work/controlplane.log" && break
-  kill -0 "${pids[0]}" 2>/dev/null || { cat "$work/controlplane.log"; exit 1; }
+  grep -q "ready" "$work/controlplane.log" 2>/dev/null && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/controlplane.log"; exit 1; }
   sleep 0.5
 done
 kubectl get crd paymentmigrations.payments.tapstack.io
 
-step "starting the manager"
-KUBECONFIG=$work/kubeconfig "$work/manager" --metrics-bind-address=0 --health-probe-bind-address=0 >"$work/manager.log" 2>&1 &
+step "starting the manager (AWS calls go to the emulator through the SDK's standard settings)"
+KUBECONFIG=$work/kubeconfig "$work/manager" --metrics-bind-address=0 --health-probe-bind-address=0 \
+  --s3-path-style --requeue-fast=1s >"$work/manager.log" 2>&1 &
 pids+=($!)
+
+step "the template the operator will deploy: tapstack synth -f config/samples/payments_v1alpha1_paymentmigration.yaml"
+"$work/tapstack" synth -f config/samples/payments_v1alpha1_paymentmigration.yaml -o "$work/tapstack.json"
+python3 - "$work/tapstack.json" <<'PY'
+import collections, json, sys
+t = json.load(open(sys.argv[1]))
+types = collections.Counter(r["Type"].split("::")[1] for r in t["Resources"].values())
+print(f"{len(t['Resources'])} resources, {len(t['Outputs'])} outputs:", ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
+PY
 
 step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml"
 kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml
 
-step "kubectl get paymentmigration -w   (for ${WATCH_SECONDS}s)"
-timeout "$WATCH_SECONDS" "$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -w || true
+step "kubectl get paymentmigration -w   (until the stack is ready, at most ${TIMEOUT}s)"
+"$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -w &
+watcher=$!
+ready=""
+for _ in $(seq 1 $((TIMEOUT * 2))); do
+  if [[ $(kubectl get pm payments-pr6185 -o jsonpath='{.status.conditions[?(@.type=="StackReady")].status}') == True ]]; then
+    ready=yes
+    break
+  fi
+  sleep 0.5
+done
+sleep 1
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+if [[ -z $ready ]]; then
+  echo "demo: the stack was not ready within ${TIMEOUT}s; the manager said:"
+  tail -n 20 "$work/manager.log"
+  exit 1
+fi
 
-step "the migration as the API server stored it (defaults filled in)"
-kubectl get pm payments-pr6185 -o yaml
+step "what the operator wrote back: conditions and a few of the stack's outputs"
+kubectl get pm payments-pr6185 -o jsonpath='{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
+kubectl get pm payments-pr6185 -o jsonpath='{range .status.history[*]}{.time}  {.phase}  {.message}{"\n"}{end}'
+for key in DMSTaskArn SourceDbEndpoint LoadBalancerDnsName Route53Step10PercentCommand; do
+  printf '  %-28s %s\n' "$key" "$(kubectl get pm payments-pr6185 -o jsonpath="{.status.stack.outputs.$key}")"
+done
+
+step "the stack, as the AWS CLI sees it"
+aws --endpoint-url "$endpoint" cloudformation describe-stacks --stack-name TapStackpr6185 \
+  --query 'Stacks[0].[StackName,StackStatus]' --output text
+aws --endpoint-url "$endpoint" cloudformation list-stack-resources --stack-name TapStackpr6185 \
+  --query 'length(StackResourceSummaries)' --output text | sed 's/^/  resources: /'
 
 step "bad input is refused by the API server, naming the field"
 kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"cutover":{"steps":[10,50]}}}' || true
 kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"environmentSuffix":"other"}}' || true
 
-step "the manager's log (last lines)"
-tail -n 3 "$work/manager.log"
-
 if [[ -n ${DEMO_KEEP:-} ]]; then
   step "running until Ctrl-C; in another terminal:"
-  echo "  export KUBECONFIG=$work/kubeconfig"
+  echo "  export KUBECONFIG=$work/kubeconfig AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1"
   echo "  $assets/kubectl get pm -w"
+  echo "  $assets/kubectl patch pm payments-pr6185 --type merge -p '{\"spec\":{\"tags\":{\"MigrationPhase\":\"rehearsal\"}}}'   # a change set updates the stack"
+  echo "  $assets/kubectl delete pm payments-pr6185      # empties the buckets, deletes the stack, then the CR"
   wait "${pids[0]}"
-else
-  echo
-  echo "demo: set DEMO_KEEP=1 to keep the control plane and manager running and try kubectl yourself"
+  exit 0
 fi
+
+step "kubectl delete pm payments-pr6185   (the operator empties the buckets and deletes the stack first)"
+kubectl delete pm payments-pr6185 --timeout="${TIMEOUT}s"
+aws --endpoint-url "$endpoint" cloudformation describe-stacks --stack-name TapStackpr6185 2>&1 | tail -n 1 || true
+
+echo
+echo "demo: done in $(( $(date +%s) - started ))s. Run DEMO_KEEP=1 make demo to keep everything up and try kubectl yourself."

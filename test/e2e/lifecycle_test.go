@@ -108,6 +108,43 @@ func TestTapStackLifecycle(t *testing.T) {
 		}
 	})
 
+	// A second migration in the same account cannot own the account-wide DMS
+	// roles the first one created: its creation fails on that resource, the
+	// condition says so, and switching createServiceRoles off recovers it.
+	t.Run("FailedResourceIsNamedAndAFixedSpecRecovers", func(t *testing.T) {
+		second := newMigration("payments-clash", "clash")
+		if err := k8s.Create(t.Context(), second); err != nil {
+			t.Fatal(err)
+		}
+		key2 := client.ObjectKeyFromObject(second)
+		pm := waitFor(t, key2, stackTimout, "creation given up", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			return pm.Status.Phase == paymentsv1alpha1.PhaseFailed
+		})
+		c := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionStackReady)
+		if c.Status != metav1.ConditionFalse || c.Reason != "CreateFailed" || !strings.Contains(c.Message, "DmsVpcRole (AWS::IAM::Role) failed") {
+			t.Errorf("StackReady = %s/%s %q, want it to name the DmsVpcRole resource", c.Status, c.Reason, c.Message)
+		}
+		if !strings.Contains(pm.Status.Stack.Reason, "DmsVpcRole") || pm.Status.Stack.Status != "ROLLBACK_COMPLETE" {
+			t.Errorf("status.stack = %s %q", pm.Status.Stack.Status, pm.Status.Stack.Reason)
+		}
+
+		off := false
+		pm.Spec.Replication.CreateServiceRoles = &off
+		if err := k8s.Update(t.Context(), pm); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, key2, stackTimout, "the fixed spec to deploy", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			return condStatus(pm, paymentsv1alpha1.ConditionStackReady) == metav1.ConditionTrue && pm.Status.Phase == paymentsv1alpha1.PhasePreflight
+		})
+		if err := k8s.Delete(t.Context(), get(t, key2)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, stackTimout, "the second migration to be gone", func() (bool, error) {
+			err := k8s.Get(t.Context(), key2, &paymentsv1alpha1.PaymentMigration{})
+			return apierrors.IsNotFound(err), err
+		})
+	})
+
 	t.Run("DeletionEmptiesBucketsAndRemovesTheStack", func(t *testing.T) {
 		s3c := s3Client()
 		source, target := d.outputs["SourceBucketName"], d.outputs["TargetBucketName"]
@@ -142,6 +179,13 @@ func TestTapStackLifecycle(t *testing.T) {
 			}
 		}
 	})
+}
+
+func newMigration(name, suffix string) *paymentsv1alpha1.PaymentMigration {
+	return &paymentsv1alpha1.PaymentMigration{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: suffix, Region: region},
+	}
 }
 
 func readSample(t *testing.T) *unstructured.Unstructured {
