@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,9 +71,10 @@ type BucketEmptier interface {
 
 // AWSClients are the external clients of one region.
 type AWSClients struct {
-	Stacks  StackClient
-	Tasks   TaskStopper
-	Buckets BucketEmptier
+	Stacks      StackClient
+	Tasks       TaskStopper
+	Buckets     BucketEmptier
+	Replication ReplicationAWS
 }
 
 // AWSFactory returns the clients of a region.
@@ -80,16 +82,30 @@ type AWSFactory func(ctx context.Context, region string) (AWSClients, error)
 
 // Timing sets how often the reconciler looks at AWS.
 type Timing struct {
-	// Fast is the requeue while a stack operation runs.
+	// Fast is the requeue while a stack operation or a DMS transition runs.
 	Fast time.Duration
-	// Slow is the requeue of a stable migration: it bounds AWS calls per idle hour.
+	// Slow is the requeue of a stable migration, and how long a stable stack's
+	// last observation is trusted: it bounds AWS calls per idle hour.
 	Slow time.Duration
+	// FullLoad and Replicating are the sampling cadences of those phases.
+	FullLoad    time.Duration
+	Replicating time.Duration
+	// Validation is how often table statistics are read while replicating.
+	Validation time.Duration
 	// MaxCreateAttempts bounds re-creation of a stack whose creation fails.
 	MaxCreateAttempts int32
 }
 
-// DefaultTiming suits a real AWS account: stack operations take minutes.
-var DefaultTiming = Timing{Fast: 15 * time.Second, Slow: 5 * time.Minute, MaxCreateAttempts: 3}
+// DefaultTiming suits a real AWS account: stack operations take minutes and DMS
+// publishes its metrics once a minute.
+var DefaultTiming = Timing{
+	Fast:              15 * time.Second,
+	Slow:              5 * time.Minute,
+	FullLoad:          30 * time.Second,
+	Replicating:       time.Minute,
+	Validation:        5 * time.Minute,
+	MaxCreateAttempts: 3,
+}
 
 // Output keys of the stack that the reconciler itself uses.
 const (
@@ -112,6 +128,11 @@ type PaymentMigrationReconciler struct {
 	DefaultRegion string
 	// Now is the clock of history entries; time.Now when nil.
 	Now func() time.Time
+
+	// stackSeen remembers when each migration's stable stack was last
+	// observed, so that replication sampling does not describe the stack every
+	// minute. Losing it (a restart) costs one extra observation.
+	stackSeen sync.Map // types.UID -> time.Time
 }
 
 // +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations,verbs=get;list;watch;update;patch
@@ -157,6 +178,11 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	name := naming.New(pm.Spec.EnvironmentSuffix).Stack()
 	stack := st.stack(name)
 
+	aws, err := r.AWS(ctx, region)
+	if err != nil {
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "AWSUnavailable", err.Error())
+		return ctrl.Result{}, err
+	}
 	tpl, err := r.Synthesize(pm.Spec, region)
 	if err != nil {
 		// Only a spec the API server let through but the synthesizer refuses
@@ -165,10 +191,8 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		st.phase(paymentsv1alpha1.PhaseFailed, "template synthesis failed: "+err.Error())
 		return ctrl.Result{}, nil
 	}
-	aws, err := r.AWS(ctx, region)
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "AWSUnavailable", err.Error())
-		return ctrl.Result{}, err
+	if r.stackFresh(pm, tpl.Hash) {
+		return r.afterStackReady(ctx, pm, st, aws, r.Timing.Slow)
 	}
 	obs, err := aws.Stacks.Observe(ctx, name)
 	if err != nil {
@@ -184,6 +208,14 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		MaxAttempts: r.Timing.MaxCreateAttempts,
 	})
 	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Tags: pm.Spec.Tags}
+	if obs.Exists {
+		stack.ID, stack.Status, stack.Outputs = obs.ID, obs.Status, nonEmpty(obs.Outputs)
+		stack.Reason = failureText(obs)
+	}
+	if plan.Action != stackplan.None {
+		// An operation changes the stack: its last observation no longer stands.
+		r.stackSeen.Delete(pm.UID)
+	}
 	switch plan.Action {
 	case stackplan.Create:
 		desired.Token = createToken(tpl.Hash, plan.Attempts)
@@ -193,7 +225,7 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		}
 		logger.Info("stack creation started", "attempt", plan.Attempts, "templateBytes", len(tpl.Body))
 		stack.TemplateHash, stack.CreateAttempts = tpl.Hash, plan.Attempts
-		stack.Status, stack.ID, stack.Reason = "CREATE_IN_PROGRESS", "", ""
+		stack.Status, stack.ID, stack.Reason, stack.Outputs = "CREATE_IN_PROGRESS", "", "", nil
 	case stackplan.Update:
 		res, err := aws.Stacks.Update(ctx, obs.ID, desired)
 		if err != nil {
@@ -201,10 +233,12 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 			return ctrl.Result{}, err
 		}
 		logger.Info("stack update", "result", res)
-		if res != cfnstack.UpdatePending {
+		switch res {
+		case cfnstack.UpdateStarted:
+			stack.TemplateHash, stack.CreateAttempts, stack.Status = tpl.Hash, 0, "UPDATE_IN_PROGRESS"
+			plan.Ready, plan.Reason, plan.Message = false, "UpdateInProgress", "change set executed; the stack is updating"
+		case cfnstack.UpdateNoChanges:
 			stack.TemplateHash, stack.CreateAttempts = tpl.Hash, 0
-		}
-		if res == cfnstack.UpdateNoChanges {
 			plan.Pace, plan.Reason, plan.Message = stackplan.Slow, "Updated", "the new template changes no resource"
 		}
 	case stackplan.DeleteFailed:
@@ -214,10 +248,6 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		logger.Info("deleting rolled-back stack to create it again", "reason", obs.FailedReason)
 	}
 
-	if obs.Exists {
-		stack.ID, stack.Status, stack.Outputs = obs.ID, obs.Status, nonEmpty(obs.Outputs)
-		stack.Reason = failureText(obs)
-	}
 	status := metav1.ConditionFalse
 	if plan.Ready {
 		status = metav1.ConditionTrue
@@ -226,15 +256,40 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	switch {
 	case plan.Terminal:
 		st.phase(paymentsv1alpha1.PhaseFailed, plan.Message)
-	case plan.Ready:
-		// The stack is the first step; the phases after it belong to replication.
-		if pm.Status.Phase == "" || pm.Status.Phase == paymentsv1alpha1.PhaseProvisioning || pm.Status.Phase == paymentsv1alpha1.PhaseFailed {
-			st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
-		}
-	default:
+	case plan.Ready && plan.Action == stackplan.None:
+		r.stackSeen.Store(pm.UID, r.now())
+		return r.afterStackReady(ctx, pm, st, aws, r.pace(plan.Pace))
+	case !plan.Ready:
 		st.phase(paymentsv1alpha1.PhaseProvisioning, plan.Message)
 	}
 	return ctrl.Result{RequeueAfter: r.pace(plan.Pace)}, nil
+}
+
+// afterStackReady hands a migration with a ready stack to the replication step.
+func (r *PaymentMigrationReconciler) afterStackReady(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, stackPace time.Duration) (ctrl.Result, error) {
+	// The stack is the first step; the phases after it belong to replication.
+	if pm.Status.Phase == "" || pm.Status.Phase == paymentsv1alpha1.PhaseProvisioning || pm.Status.Phase == paymentsv1alpha1.PhaseFailed {
+		st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
+	}
+	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: min(next, stackPace)}, nil
+}
+
+// stackFresh reports whether the last observation of a stable stack can stand
+// in for a new one: it runs the template of the current spec, its status is
+// stable, and it was observed recently.
+func (r *PaymentMigrationReconciler) stackFresh(pm *paymentsv1alpha1.PaymentMigration, desiredHash string) bool {
+	if pm.Status.Stack == nil || pm.Status.Stack.TemplateHash != desiredHash {
+		return false
+	}
+	if s := pm.Status.Stack.Status; s != "CREATE_COMPLETE" && s != "UPDATE_COMPLETE" {
+		return false
+	}
+	seen, ok := r.stackSeen.Load(pm.UID)
+	return ok && r.now().Sub(seen.(time.Time)) < r.Timing.Slow
 }
 
 // reconcileDelete runs the deletion policy, then releases the finalizer.

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,6 +38,29 @@ func (s *statusWriter) stack(name string) *paymentsv1alpha1.StackStatus {
 	return s.pm.Status.Stack
 }
 
+// replication returns status.replication, created on first use.
+func (s *statusWriter) replication() *paymentsv1alpha1.ReplicationStatus {
+	if s.pm.Status.Replication == nil {
+		s.pm.Status.Replication = &paymentsv1alpha1.ReplicationStatus{}
+	}
+	return s.pm.Status.Replication
+}
+
+// history records something the operator did that is not a phase change.
+func (s *statusWriter) history(message string) {
+	s.appendHistory(paymentsv1alpha1.HistoryEntry{
+		Time: metav1.NewTime(s.r.now()), Actor: Operator, Phase: s.pm.Status.Phase, Message: truncate(message, 1024),
+	})
+	s.r.event(s.pm, corev1.EventTypeNormal, "Action", "Reconcile", message)
+}
+
+func (s *statusWriter) appendHistory(entry paymentsv1alpha1.HistoryEntry) {
+	s.pm.Status.History = append(s.pm.Status.History, entry)
+	if n := len(s.pm.Status.History); n > maxHistory {
+		s.pm.Status.History = s.pm.Status.History[n-maxHistory:]
+	}
+}
+
 // condition records a condition; a transition becomes an Event.
 func (s *statusWriter) condition(condType string, status metav1.ConditionStatus, reason, message string) {
 	if !conditions.Set(&s.pm.Status.Conditions, s.pm.Generation, condType, status, reason, message) {
@@ -62,10 +86,7 @@ func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
 		Phase:   p,
 		Message: truncate(fmt.Sprintf("%s -> %s: %s", orNone(from), p, message), 1024),
 	}
-	s.pm.Status.History = append(s.pm.Status.History, entry)
-	if n := len(s.pm.Status.History); n > maxHistory {
-		s.pm.Status.History = s.pm.Status.History[n-maxHistory:]
-	}
+	s.appendHistory(entry)
 	eventType := corev1.EventTypeNormal
 	if p == paymentsv1alpha1.PhaseFailed {
 		eventType = corev1.EventTypeWarning
@@ -88,17 +109,26 @@ func (s *statusWriter) patch(ctx context.Context) error {
 	return nil
 }
 
-func isWarning(reason string) bool {
-	switch reason {
-	case "Creating", "Updating", "Deleting", "StoppingReplication", "CreateInProgress", "UpdateInProgress", "DeleteInProgress", "UpdateCompleteCleanupInProgress":
-		return false
-	}
-	return true
+// progressReasons are condition reasons that describe normal progress: their
+// transitions are Normal events, every other False condition is a Warning.
+var progressReasons = map[string]bool{
+	"Creating": true, "Updating": true, "Deleting": true, "StoppingReplication": true,
+	"CreateInProgress": true, "UpdateInProgress": true, "DeleteInProgress": true, "UpdateCompleteCleanupInProgress": true,
+	"Starting": true, "Resuming": true, "Pausing": true, "Paused": true, "FullLoadFinished": true,
+	"TaskStarting": true, "TaskStopping": true, "TaskCreating": true, "TaskModifying": true, "TaskTesting": true, "TaskMoving": true,
+	"WaitingForPreflight": true, "TestingConnections": true, "RebootingSource": true, "ParameterApplying": true,
+	"InstanceNotAvailable": true, "LagSettling": true, "NoLagData": true, "ValidationPending": true, "NoTableStatistics": true,
 }
+
+func isWarning(reason string) bool { return !progressReasons[reason] }
 
 func orNone(p paymentsv1alpha1.Phase) string {
 	if p == "" {
 		return "(new)"
 	}
 	return string(p)
+}
+
+func findCondition(pm *paymentsv1alpha1.PaymentMigration, condType string) *metav1.Condition {
+	return meta.FindStatusCondition(pm.Status.Conditions, condType)
 }

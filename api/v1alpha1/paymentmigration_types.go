@@ -618,9 +618,16 @@ type ReplicationStatus struct {
 	ValidationPendingRecords int64 `json:"validationPendingRecords,omitempty"`
 	// +optional
 	ValidationSuspendedRecords int64 `json:"validationSuspendedRecords,omitempty"`
-	// SampleTime is when these figures were read.
+	// SampleTime is the time of the newest lag datapoint counted.
 	// +optional
 	SampleTime *metav1.Time `json:"sampleTime,omitempty"`
+	// ValidationSampleTime is when the table statistics were last read.
+	// +optional
+	ValidationSampleTime *metav1.Time `json:"validationSampleTime,omitempty"`
+	// StartedAt is when the operator first started the task. Once set, the task
+	// is only ever resumed: starting it again would reload the target.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
 }
 
 // TrafficStatus is the split of traffic between the two environments.

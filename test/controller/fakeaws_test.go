@@ -27,6 +27,7 @@ type fakeCloud struct {
 	emptyErr error
 	// observeErr makes Observe fail (AWS unreachable).
 	observeErr error
+	dms        *fakeDMS
 }
 
 type fakeStack struct {
@@ -43,12 +44,12 @@ type scripted struct {
 }
 
 func newFakeCloud() *fakeCloud {
-	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}}
+	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS()}
 }
 
 func (f *fakeCloud) factory() controllers.AWSFactory {
 	return func(context.Context, string) (controllers.AWSClients, error) {
-		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}}, nil
+		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms}, nil
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
@@ -38,6 +39,23 @@ func waitFor(t *testing.T, key client.ObjectKey, what string, cond func(*payment
 	return &pm
 }
 
+// mutate changes the spec the way a user's kubectl edit does: read, change,
+// write, and again if the operator wrote status in between.
+func mutate(t *testing.T, key client.ObjectKey, change func(*paymentsv1alpha1.PaymentMigration)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var pm paymentsv1alpha1.PaymentMigration
+		if err := k8s.Get(t.Context(), key, &pm); err != nil {
+			return err
+		}
+		change(&pm)
+		return k8s.Update(t.Context(), &pm)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func condition(pm *paymentsv1alpha1.PaymentMigration, t string) metav1.Condition {
 	if c := meta.FindStatusCondition(pm.Status.Conditions, t); c != nil {
 		return *c
@@ -63,10 +81,7 @@ func TestObservedGenerationFollowsSpecChanges(t *testing.T) {
 		}
 	}
 
-	got.Spec.Tags["Owner"] = "payments"
-	if err := k8s.Update(t.Context(), got); err != nil {
-		t.Fatal(err)
-	}
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Tags["Owner"] = "payments" })
 	waitFor(t, key, "observedGeneration 2", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return pm.Status.ObservedGeneration == 2 && condition(pm, paymentsv1alpha1.ConditionStackReady).ObservedGeneration == 2
 	})

@@ -36,7 +36,15 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these suites with `make envtest`")
 		return 1
 	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
+	// The manager's log goes to a file: it is long, and only worth reading
+	// when a test failed.
+	logFile, err := os.CreateTemp("", "controller-suite-*.log")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer logFile.Close()
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -62,7 +70,8 @@ func run(m *testing.M) int {
 		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
 		AWS:           cloud.factory(),
 		Synthesize:    controllers.SynthesizeTapStack,
-		Timing:        controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, MaxCreateAttempts: 3},
+		Timing: controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, FullLoad: 50 * time.Millisecond,
+			Replicating: 50 * time.Millisecond, Validation: 0, MaxCreateAttempts: 3},
 		DefaultRegion: defaultRegion,
 	}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "registering controller:", err)
@@ -80,7 +89,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "cache did not sync")
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "manager log:", logFile.Name())
+	}
+	return code
 }
 
 // eventually polls cond until it holds or the deadline passes.

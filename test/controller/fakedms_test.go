@@ -1,0 +1,196 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tapstack/payment-migration-operator/internal/replication"
+)
+
+// fakeDMS scripts the replication side per task ARN. DMS transitions complete
+// on the next read (starting -> running, stopping -> stopped), the full load
+// advances 50% per read, and lag samples are served from a script, each with a
+// new datapoint time, so the suite can walk exact sequences.
+type fakeDMS struct {
+	mu        sync.Mutex
+	tasks     map[string]*fakeTask
+	preflight replication.PreflightObservation
+	tested    map[string]int // endpoint ARN -> connection tests started
+	reboots   int
+	clock     time.Time
+}
+
+type fakeTask struct {
+	status, stopReason, failure string
+	everStarted                 bool
+	percent                     int32
+	starts, resumes, stops      int
+	lag                         []float64 // remaining scripted samples (target side); the last one repeats
+	tables                      []replication.TableStats
+}
+
+func newFakeDMS() *fakeDMS {
+	return &fakeDMS{
+		tasks:  map[string]*fakeTask{},
+		tested: map[string]int{},
+		clock:  time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+		preflight: replication.PreflightObservation{
+			SourceDBStatus: "available", ParameterApplyStatus: "in-sync", LogicalReplication: "1",
+			InstanceStatus: "available",
+		},
+	}
+}
+
+// task returns the scripted task of arn, created ready on first use.
+func (f *fakeDMS) task(arn string) *fakeTask {
+	t, ok := f.tasks[arn]
+	if !ok {
+		t = &fakeTask{status: replication.StatusReady, lag: []float64{3},
+			tables: []replication.TableStats{{Schema: "public", Table: "payments", ValidationState: "Validated"}}}
+		f.tasks[arn] = t
+	}
+	return t
+}
+
+// with runs fn on the task of arn under the lock.
+func (f *fakeDMS) with(arn string, fn func(*fakeTask)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f.task(arn))
+}
+
+func (f *fakeDMS) snapshot(arn string) fakeTask {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return *f.task(arn)
+}
+
+func (f *fakeDMS) Task(_ context.Context, arn string) (replication.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.task(arn)
+	switch t.status {
+	case replication.StatusStarting:
+		t.status, t.everStarted = replication.StatusRunning, true
+	case replication.StatusStopping:
+		t.status, t.stopReason = replication.StatusStopped, "Stop Reason STOPPED_BY_USER"
+	case replication.StatusRunning:
+		t.percent = min(100, t.percent+50)
+	}
+	loaded := int32(0)
+	if t.percent == 100 {
+		loaded = 4
+	}
+	return replication.Task{ARN: arn, Status: t.status, StopReason: t.stopReason, LastFailureMessage: t.failure,
+		EverStarted: t.everStarted, FullLoadPercent: t.percent, TablesLoaded: loaded, TablesLoading: 4 - loaded}, nil
+}
+
+func (f *fakeDMS) StartTask(_ context.Context, arn string, how replication.TaskAction) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.task(arn)
+	switch how {
+	case replication.StartReplication:
+		t.starts++
+	case replication.ResumeProcessing:
+		t.resumes++
+	default:
+		return fmt.Errorf("unexpected start type %q", how)
+	}
+	t.status = replication.StatusStarting
+	return nil
+}
+
+func (f *fakeDMS) StopTask(_ context.Context, arn string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.task(arn)
+	t.stops++
+	t.status = replication.StatusStopping
+	return nil
+}
+
+func (f *fakeDMS) TableStatistics(_ context.Context, arn string) ([]replication.TableStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]replication.TableStats(nil), f.task(arn).tables...), nil
+}
+
+func (f *fakeDMS) Lag(_ context.Context, _, taskID string) (replication.LagSample, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var t *fakeTask
+	for arn, task := range f.tasks {
+		if taskResourceID(arn) == taskID {
+			t = task
+		}
+	}
+	if t == nil {
+		return replication.LagSample{}, nil
+	}
+	v := t.lag[0]
+	if len(t.lag) > 1 {
+		t.lag = t.lag[1:]
+	}
+	f.clock = f.clock.Add(time.Minute)
+	src := v / 2
+	return replication.LagSample{Source: &src, Target: &v, Time: f.clock}, nil
+}
+
+func (f *fakeDMS) Preflight(_ context.Context, in replication.PreflightTargets) (replication.PreflightObservation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	obs := f.preflight
+	obs.ParameterGroup = in.ParameterGroup
+	obs.Roles = nil
+	for _, name := range in.RoleNames {
+		obs.Roles = append(obs.Roles, replication.RoleCheck{Name: name, Exists: true, TrustsDMS: true})
+	}
+	obs.Connections = nil
+	for _, ep := range in.Endpoints {
+		status := ""
+		if f.tested[ep.ARN] > 0 {
+			status = "successful"
+		}
+		obs.Connections = append(obs.Connections, replication.Connection{Side: ep.Side, EndpointARN: ep.ARN, Status: status})
+	}
+	return obs, nil
+}
+
+func (f *fakeDMS) TestConnection(_ context.Context, _, endpointARN string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tested[endpointARN]++
+	return nil
+}
+
+func (f *fakeDMS) RebootDB(context.Context, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reboots++
+	f.preflight.ParameterApplyStatus = "in-sync"
+	return nil
+}
+
+func (f *fakeDMS) rebootCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reboots
+}
+
+func (f *fakeDMS) setPreflight(fn func(*replication.PreflightObservation)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(&f.preflight)
+}
+
+func taskResourceID(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == ':' {
+			return arn[i+1:]
+		}
+	}
+	return arn
+}
