@@ -128,6 +128,8 @@ type PaymentMigrationReconciler struct {
 	DefaultRegion string
 	// Now is the clock of history entries; time.Now when nil.
 	Now func() time.Time
+	// Metrics exports each migration's state; nil disables it.
+	Metrics *MigrationMetrics
 
 	// stackSeen remembers when each migration's stable stack was last
 	// observed, so that replication sampling does not describe the stack every
@@ -167,6 +169,7 @@ func (r *PaymentMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if perr := st.patch(ctx); perr != nil && err == nil {
 		return ctrl.Result{}, perr
 	}
+	r.Metrics.Observe(&pm)
 	return result, err
 }
 
@@ -390,6 +393,8 @@ func (r *PaymentMigrationReconciler) releaseFinalizer(ctx context.Context, pm *p
 	if err := r.Patch(ctx, pm, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
+	r.Metrics.Forget(pm.Namespace, pm.Name)
+	r.stackSeen.Delete(pm.UID)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
@@ -48,6 +49,9 @@ func run() error {
 	flag.DurationVar(&callTimeout, "aws-call-timeout", awscfg.DefaultCallTimeout, "Timeout of one AWS API call.")
 	flag.DurationVar(&timing.Fast, "requeue-fast", timing.Fast, "How often to look at a stack while an operation runs.")
 	flag.DurationVar(&timing.Slow, "requeue-slow", timing.Slow, "How often to look at a stable stack.")
+	flag.DurationVar(&timing.FullLoad, "sample-full-load", timing.FullLoad, "How often to sample a migration in full load.")
+	flag.DurationVar(&timing.Replicating, "sample-replicating", timing.Replicating, "How often to sample a replicating migration (DMS publishes metrics once a minute).")
+	flag.DurationVar(&timing.Validation, "sample-validation", timing.Validation, "How often to read DMS table statistics while replicating.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -78,6 +82,7 @@ func run() error {
 		Synthesize:    controllers.SynthesizeTapStack,
 		Timing:        timing,
 		DefaultRegion: defaultRegion,
+		Metrics:       controllers.NewMigrationMetrics(metrics.Registry),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("registering PaymentMigration controller: %w", err)
 	}
