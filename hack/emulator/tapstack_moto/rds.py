@@ -8,9 +8,19 @@ name; so does this property (and the same for DBSubnetGroup).
 Gap: moto's DBInstance model defaults Port to 3306 whatever the engine, so a
 PostgreSQL instance (and the secret attached to it) would say 3306. The default
 here is the engine's port, as in AWS.
+
+Gap: moto's DBParameterGroup model ignores DBParameterGroupName (it names the
+group after the stack and logical id), so the instance referenced a group the
+template never named and DescribeDBParameters(<template name>) said
+DBParameterGroupNotFound. The template's name is used now, its Parameters are
+recorded as user-set parameters (Source "user", like AWS), and an update of
+Parameters, Description or Tags is applied in place (the name or family
+replaces the group, as in AWS).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from moto.rds.models import DBInstance, DBParameterGroup, DBSubnetGroup, rds_backends
 
@@ -39,3 +49,53 @@ def _create_db_instance(cls, resource_name, cloudformation_json, account_id, reg
 
 
 DBInstance.create_from_cloudformation_json = classmethod(_create_db_instance)  # type: ignore[method-assign]
+
+
+# --- DBParameterGroup: the template's name and user parameters ---------------
+
+DBParameterGroup.cloudformation_name_type = staticmethod(lambda: "DBParameterGroupName")  # type: ignore[method-assign]
+_original_create_parameter_group = DBParameterGroup.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _user_parameters(props: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ParameterName": name,
+            "ParameterValue": str(value),
+            "Source": "user",
+            "ApplyMethod": "pending-reboot",
+            "IsModifiable": True,
+        }
+        for name, value in (props.get("Parameters") or {}).items()
+    ]
+
+
+def _create_parameter_group(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = cloudformation_json.setdefault("Properties", {})
+    # resource_name is DBParameterGroupName when the template gives one.
+    group = _original_create_parameter_group(
+        cls, resource_name, {**cloudformation_json, "Properties": {**props, "Parameters": {}}},
+        account_id, region_name, **kwargs
+    )
+    group.update_parameters(_user_parameters(props))
+    return group
+
+
+def _update_parameter_group(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    props = cloudformation_json.get("Properties") or {}
+    same_name = new_resource_name.lower() == original_resource.name
+    if same_name and props.get("Family") == original_resource.family:
+        original_resource.description = props.get("Description", original_resource.description)
+        original_resource.tags = props.get("Tags") or []
+        original_resource.parameters.clear()
+        original_resource.update_parameters(_user_parameters(props))
+        return original_resource
+    # Replacement: the new group first, then the old one goes.
+    group = _create_parameter_group(cls, new_resource_name, cloudformation_json, account_id, region_name)
+    if original_resource.name in rds_backends[account_id][region_name].db_parameter_groups:
+        original_resource.delete(account_id, region_name)
+    return group
+
+
+DBParameterGroup.create_from_cloudformation_json = classmethod(_create_parameter_group)  # type: ignore[method-assign]
+DBParameterGroup.update_from_cloudformation_json = classmethod(_update_parameter_group)  # type: ignore[method-assign]
