@@ -11,17 +11,71 @@ Fidelity fixes on top of the backend (all visible through the DMS API):
   forever), an instance ``available``, an endpoint ``active``;
 - deleting an instance, endpoint or subnet group that is still in use fails, as in
   AWS, so moto's delete loop removes the task first.
+
+Gap: DMS speaks awsJson1_1, where timestamps are epoch seconds (JSON numbers);
+moto's task and instance ``to_dict`` emit ISO strings (InstanceCreateTime,
+ReplicationTaskCreationDate, the ReplicationTaskStats dates), which the AWS SDKs
+refuse ("unexpected string value for float"), so DescribeReplicationInstances /
+DescribeReplicationTasks failed outright. Both now emit epoch seconds.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 from moto.dms.exceptions import InvalidResourceStateFault
-from moto.dms.models import dms_backends
+from moto.dms.models import FakeReplicationInstance, FakeReplicationTask, dms_backends
 
 from ._base import Resource, resource_id, tags_as_list
+
+
+# Timestamp members of the ReplicationInstance, ReplicationTask and
+# ReplicationTaskStats shapes (type "timestamp" in the DMS service model).
+_TIMESTAMPS = {
+    "InstanceCreateTime",
+    "FreeUntil",
+    "ReplicationTaskCreationDate",
+    "ReplicationTaskStartDate",
+    "FreshStartDate",
+    "StartDate",
+    "StopDate",
+    "FullLoadStartDate",
+    "FullLoadFinishDate",
+}
+
+
+def _epoch_seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # moto's utcnow() is naive UTC
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    return value
+
+
+def _with_epoch_timestamps(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: _epoch_seconds(v) if k in _TIMESTAMPS else _with_epoch_timestamps(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_with_epoch_timestamps(v) for v in data]
+    return data
+
+
+def _epoch_to_dict(original: Any) -> Any:
+    def to_dict(self: Any) -> dict[str, Any]:
+        return _with_epoch_timestamps(original(self))
+
+    return to_dict
+
+
+FakeReplicationInstance.to_dict = _epoch_to_dict(FakeReplicationInstance.to_dict)  # type: ignore[method-assign]
+FakeReplicationTask.to_dict = _epoch_to_dict(FakeReplicationTask.to_dict)  # type: ignore[method-assign]
 
 
 def _backend(account_id: str, region_name: str) -> Any:
