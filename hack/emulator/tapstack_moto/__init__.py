@@ -24,6 +24,7 @@ def install() -> list[str]:
         ec2,
         ecs,
         elbv2,
+        iam,
         rds,
         route53,
         s3,
