@@ -4,10 +4,25 @@ Gap: moto's ECS Cluster, Service and TaskDefinition models cannot be deleted by
 CloudFormation, so DELETE_COMPLETE left an ACTIVE cluster and service behind.
 Deleting goes through moto's own API calls: the service and the cluster become
 INACTIVE and the task definition revision is deregistered, as in AWS.
+
+Gap: moto's TaskDefinition model registers only Family, ContainerDefinitions,
+Volumes and Memory, and its Service model only Cluster, TaskDefinition and
+DesiredCount ("TODO: LoadBalancers"). So DescribeTaskDefinition said network
+mode bridge with no cpu, and DescribeServices launch type EC2 with no load
+balancer, whatever the template said. Both now go through moto's own
+RegisterTaskDefinition / CreateService with every property the API takes
+(NetworkMode, Cpu, RequiresCompatibilities, roles, LaunchType, LoadBalancers,
+NetworkConfiguration, PlatformVersion, PropagateTags, Tags, ...), translated
+from CloudFormation's PascalCase to the API's camelCase. An update registers a
+new task definition revision when the definition changed (AWS replaces it) and
+applies the service's updatable properties.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from moto.core.utils import pascal_to_camelcase, remap_nested_keys
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import Cluster, Service, TaskDefinition, ecs_backends
 
@@ -36,3 +51,131 @@ def _delete_task_definition(self: TaskDefinition, account_id: str, region_name: 
 Service.delete = _delete_service  # type: ignore[attr-defined]
 Cluster.delete = _delete_cluster  # type: ignore[attr-defined]
 TaskDefinition.delete = _delete_task_definition  # type: ignore[attr-defined]
+
+
+def _camel(value: Any) -> Any:
+    return remap_nested_keys(value, pascal_to_camelcase) if value is not None else None
+
+
+def _ecs_tags(props: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"key": t["Key"], "value": t["Value"]} for t in props.get("Tags") or []]
+
+
+def _task_definition_kwargs(props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "family": props.get("Family"),
+        "container_definitions": _camel(props.get("ContainerDefinitions", [])),
+        "volumes": _camel(props.get("Volumes", [])),
+        "network_mode": props.get("NetworkMode"),
+        "tags": _ecs_tags(props),
+        "placement_constraints": _camel(props.get("PlacementConstraints")),
+        "requires_compatibilities": props.get("RequiresCompatibilities"),
+        "cpu": None if props.get("Cpu") is None else str(props["Cpu"]),
+        "memory": None if props.get("Memory") is None else str(props["Memory"]),
+        "task_role_arn": props.get("TaskRoleArn"),
+        "execution_role_arn": props.get("ExecutionRoleArn"),
+        "proxy_configuration": _camel(props.get("ProxyConfiguration")),
+        "inference_accelerators": _camel(props.get("InferenceAccelerators")),
+        "runtime_platform": _camel(props.get("RuntimePlatform")),
+        "ipc_mode": props.get("IpcMode"),
+        "pid_mode": props.get("PidMode"),
+        "ephemeral_storage": _camel(props.get("EphemeralStorage")),
+    }
+
+
+def _create_task_definition(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = dict(cloudformation_json.get("Properties") or {})
+    kw = _task_definition_kwargs(props)
+    if not kw["family"]:
+        kw["family"] = resource_name  # AWS generates <stack>-<logical id>-<suffix> too
+    definition = ecs_backends[account_id][region_name].register_task_definition(**kw)
+    definition.cfn_properties = props
+    return definition
+
+
+def _update_task_definition(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    props = dict(cloudformation_json.get("Properties") or {})
+    if getattr(original_resource, "cfn_properties", None) == props:
+        return original_resource
+    # Any change to a task definition replaces it: a new revision, the old deregistered.
+    definition = _create_task_definition(cls, new_resource_name, cloudformation_json, account_id, region_name)
+    ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
+    return definition
+
+
+def _ref_name(value: Any, attribute: str) -> Any:
+    return getattr(value, attribute) if isinstance(value, (Cluster, TaskDefinition)) else value
+
+
+def _service_kwargs(props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "load_balancers": _camel(props.get("LoadBalancers")),
+        "scheduling_strategy": props.get("SchedulingStrategy"),
+        "tags": _ecs_tags(props),
+        "deployment_controller": _camel(props.get("DeploymentController")),
+        "launch_type": props.get("LaunchType"),
+        "service_registries": _camel(props.get("ServiceRegistries")),
+        "platform_version": props.get("PlatformVersion"),
+        "propagate_tags": props.get("PropagateTags") or "NONE",
+        "network_configuration": _camel(props.get("NetworkConfiguration")),
+        "role_arn": props.get("Role"),
+    }
+
+
+def _set_service_extras(service: Service, props: dict[str, Any]) -> None:
+    """Properties CreateService takes that moto's backend signature lacks."""
+    service.health_check_grace_period_seconds = props.get("HealthCheckGracePeriodSeconds")
+    service.deployment_configuration = _camel(props.get("DeploymentConfiguration"))
+    service.enable_ecs_managed_tags = bool(props.get("EnableECSManagedTags", False))
+    service.enable_execute_command = bool(props.get("EnableExecuteCommand", False))
+    service.cfn_properties = props
+
+
+def _create_service(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = dict(cloudformation_json.get("Properties") or {})
+    service = ecs_backends[account_id][region_name].create_service(
+        _ref_name(props.get("Cluster", "default"), "name"),
+        resource_name,
+        props.get("DesiredCount"),
+        task_definition_str=_ref_name(props.get("TaskDefinition"), "arn"),
+        **_service_kwargs(props),
+    )
+    _set_service_extras(service, props)
+    return service
+
+
+# Changing these replaces the service in AWS.
+_SERVICE_REPLACEMENT = ("Cluster", "LaunchType", "ServiceName", "SchedulingStrategy", "Role", "DeploymentController")
+
+
+def _update_service(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    props = dict(cloudformation_json.get("Properties") or {})
+    previous = getattr(original_resource, "cfn_properties", {})
+    backend = ecs_backends[account_id][region_name]
+    if any(_ref_name(props.get(k), "name") != _ref_name(previous.get(k), "name") for k in _SERVICE_REPLACEMENT):
+        backend.delete_service(original_resource.cluster_name, original_resource.name, force=True)
+        return _create_service(cls, new_resource_name, cloudformation_json, account_id, region_name)
+    service = backend.update_service(
+        {
+            "cluster": original_resource.cluster_name,
+            "service": original_resource.name,
+            "task_definition": _ref_name(props.get("TaskDefinition"), "arn"),
+            "desired_count": props.get("DesiredCount"),
+        }
+    )
+    kw = _service_kwargs(props)
+    service.load_balancers = kw["load_balancers"] or []
+    service.service_registries = kw["service_registries"] or []
+    service.platform_version = kw["platform_version"]
+    service.propagate_tags = kw["propagate_tags"]
+    if kw["network_configuration"] is not None:
+        service.network_configuration = service._validate_network(kw["network_configuration"])
+    service.tags = kw["tags"]
+    _set_service_extras(service, props)
+    return service
+
+
+TaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)  # type: ignore[method-assign]
+TaskDefinition.update_from_cloudformation_json = classmethod(_update_task_definition)  # type: ignore[method-assign]
+Service.create_from_cloudformation_json = classmethod(_create_service)  # type: ignore[method-assign]
+Service.update_from_cloudformation_json = classmethod(_update_service)  # type: ignore[method-assign]
