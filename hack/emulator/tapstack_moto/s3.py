@@ -15,6 +15,19 @@ each rule's own DeleteMarkerReplication and Filter (moto always said Disabled
 and an empty prefix). Deleting a bucket that still
 holds objects or versions fails with BucketNotEmpty like in AWS (moto silently
 kept the bucket and reported the resource deleted).
+
+Gap: moto's bucket-policy check ignores conditions it cannot evaluate (every
+operator but StringEquals) and applies such a statement unconditionally, so the
+stack's TLS-only policy (Deny s3:* when aws:SecureTransport is "false") denied
+every PutObject/DeleteObject with 403. A request to the emulator stands for a
+request to S3's regional endpoint, which the SDK (and the operator) reach over
+HTTPS; the emulator listens on plain HTTP only because it serves loopback.
+Bucket policies are therefore evaluated with the request context
+aws:SecureTransport = "true": Bool/String conditions on that key are evaluated
+(a statement whose condition is false does not apply, one whose condition holds
+applies). Consequence: a plain-HTTP client of the emulator is *not* treated as
+insecure transport, so the Deny itself is never exercised here. The policy and its Deny statement stay exactly as the template says;
+a statement conditioned on any other key is left to moto as before.
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ import json
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
+from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.core.responses import ActionResult
 from moto.s3.exceptions import BucketNotEmpty, ReplicationConfigurationNotFoundError
 from moto.s3.models import FakeBucket, s3_backends
@@ -227,3 +241,61 @@ S3Response.get_bucket_replication = _get_bucket_replication  # type: ignore[meth
 FakeBucket.create_from_cloudformation_json = classmethod(_create_bucket)  # type: ignore[method-assign]
 FakeBucket.update_from_cloudformation_json = classmethod(_update_bucket)  # type: ignore[method-assign]
 FakeBucket.delete_from_cloudformation_json = classmethod(_delete_bucket)  # type: ignore[method-assign]
+
+
+# --- bucket policy conditions: the request context of the emulated endpoint --
+
+# Every request served here stands for an SDK request to AWS over TLS.
+REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+_OPERATORS = {
+    "Bool": lambda actual, expected: actual.lower() == expected.lower(),
+    "StringEquals": lambda actual, expected: actual == expected,
+    "StringNotEquals": lambda actual, expected: actual != expected,
+    "StringEqualsIgnoreCase": lambda actual, expected: actual.lower() == expected.lower(),
+}
+
+
+def _condition_holds(condition: dict[str, Any]) -> bool | None:
+    """True/False when every test is on a known key, None otherwise."""
+    for operator, tests in condition.items():
+        compare = _OPERATORS.get(operator)
+        if compare is None:
+            return None
+        for key, expected in tests.items():
+            actual = REQUEST_CONTEXT.get(key.lower())
+            if actual is None:
+                return None
+            values = expected if isinstance(expected, list) else [expected]
+            if operator == "StringNotEquals":
+                ok = all(compare(actual, str(v)) for v in values)
+            else:
+                ok = any(compare(actual, str(v)) for v in values)
+            if not ok:
+                return False
+    return True
+
+
+def _get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    document = json.loads(self.policy.decode())
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    applicable = []
+    for statement in statements:
+        condition = statement.get("Condition")
+        if condition:
+            holds = _condition_holds(condition)
+            if holds is False:
+                continue
+            if holds:
+                statement = {k: v for k, v in statement.items() if k != "Condition"}
+        applicable.append(statement)
+    return IAMPolicy(json.dumps({**document, "Statement": applicable})).is_action_permitted(
+        action, resource
+    )
+
+
+FakeBucket.get_permission = _get_permission  # type: ignore[method-assign]
