@@ -1,0 +1,327 @@
+package replication
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// allCombinations is every input shape of the state machine for one task.
+func allCombinations(status string, mutate func(*Task)) []TaskInputs {
+	var out []TaskInputs
+	for _, p := range []bool{active, paused} {
+		for _, f := range []bool{preflightPending, preflightOK} {
+			for _, s := range []startedBy{never, byOperator, byDMS, byBoth} {
+				in := taskCase{status: status, paused: p, preflight: f, started: s}.inputs()
+				if mutate != nil {
+					mutate(&in.Task)
+				}
+				out = append(out, in)
+			}
+		}
+	}
+	return out
+}
+
+func everyStatus() []string {
+	return append(append([]string{}, AllTaskStatuses...), "", unknownStatus)
+}
+
+func describeInputs(in TaskInputs) string {
+	return fmt.Sprintf("status=%q paused=%v preflight=%v startedBefore=%v everStarted=%v stopReason=%q",
+		in.Task.Status, in.Paused, in.PreflightPassed, in.StartedBefore, in.Task.EverStarted, in.Task.StopReason)
+}
+
+func TestDecideTask_EveryStatusPausedPreflightAndStartCombinationHasTheTabledAction(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range taskTable {
+		name := c.name()
+		if seen[name] {
+			t.Fatalf("taskTable lists %s twice", name)
+		}
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			got := DecideTask(c.inputs())
+			if got.Action != c.wantAction || got.Reason != c.wantReason {
+				t.Errorf("DecideTask = action %q reason %q, want action %q reason %q (message %q)",
+					got.Action, got.Reason, c.wantAction, c.wantReason, got.Message)
+			}
+		})
+	}
+	if want := len(everyStatus()) * 2 * 2 * 4; len(seen) != want {
+		t.Errorf("taskTable has %d combinations, want the full cross product of %d", len(seen), want)
+	}
+}
+
+func TestAllTaskStatuses_ListsEveryDMSTaskStatusFromTheIssue(t *testing.T) {
+	want := []string{"creating", "ready", "starting", "running", "stopping", "stopped",
+		"failed", "modifying", "deleting", "testing", "moving", "failed-move"}
+	got := map[string]bool{}
+	for _, s := range AllTaskStatuses {
+		if got[s] {
+			t.Errorf("AllTaskStatuses lists %q twice", s)
+		}
+		got[s] = true
+	}
+	for _, s := range want {
+		if !got[s] {
+			t.Errorf("AllTaskStatuses lacks %q", s)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("AllTaskStatuses = %v, want exactly %v", AllTaskStatuses, want)
+	}
+}
+
+func TestDecideTask_EveryKnownStatusIsHandledExplicitlyNotAsUnknown(t *testing.T) {
+	for _, s := range AllTaskStatuses {
+		for _, in := range allCombinations(s, nil) {
+			if got := DecideTask(in); got.Reason == "UnknownTaskStatus" {
+				t.Errorf("%s: fell through to UnknownTaskStatus", describeInputs(in))
+			}
+		}
+	}
+}
+
+func TestDecideTask_StartReplicationOnlyForANeverStartedTaskWithPreflightPassedAndNotPaused(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			got := DecideTask(in)
+			never := !in.StartedBefore && !in.Task.EverStarted
+			if got.Action == StartReplication && !(never && in.PreflightPassed && !in.Paused) {
+				t.Errorf("%s: start-replication (which reloads the target) for a task that must not be started", describeInputs(in))
+			}
+			if never && in.PreflightPassed && !in.Paused && (s == StatusReady || s == StatusStopped) && got.Action != StartReplication {
+				t.Errorf("%s: action %q, want the first start-replication", describeInputs(in), got.Action)
+			}
+		}
+	}
+}
+
+func TestDecideTask_AStartedTaskIsNeverStartedAgainEvenWhenOnlyOneRecordSaysItStarted(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			if !in.StartedBefore && !in.Task.EverStarted {
+				continue
+			}
+			if got := DecideTask(in); got.Action == StartReplication {
+				t.Errorf("%s: start-replication again would reload the target", describeInputs(in))
+			}
+		}
+	}
+}
+
+func TestDecideTask_ResumeProcessingNeverForANeverStartedTask(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			if in.StartedBefore || in.Task.EverStarted {
+				continue
+			}
+			if got := DecideTask(in); got.Action == ResumeProcessing {
+				t.Errorf("%s: resume-processing for a task that never started", describeInputs(in))
+			}
+		}
+	}
+}
+
+func TestDecideTask_AStoppedStartedTaskResumesOnlyWhenNotPaused(t *testing.T) {
+	for _, in := range allCombinations(StatusStopped, nil) {
+		if !in.StartedBefore && !in.Task.EverStarted {
+			continue
+		}
+		got := DecideTask(in)
+		want := ResumeProcessing
+		if in.Paused {
+			want = NoAction
+		}
+		if got.Action != want {
+			t.Errorf("%s: action %q, want %q", describeInputs(in), got.Action, want)
+		}
+		if want == ResumeProcessing && !strings.Contains(got.Message, "Stop Reason NORMAL") {
+			t.Errorf("%s: message %q does not give DMS's stop reason", describeInputs(in), got.Message)
+		}
+	}
+}
+
+func TestDecideTask_NothingActsOnTransitionalDeletingMissingOrUnknownStatuses(t *testing.T) {
+	for _, s := range []string{StatusCreating, StatusModifying, StatusTesting, StatusMoving, StatusDeleting,
+		StatusStarting, StatusStopping, "", unknownStatus, "RUNNING", "Stopped"} {
+		for _, in := range allCombinations(s, nil) {
+			got := DecideTask(in)
+			if got.Action != NoAction || got.Running || got.Failed {
+				t.Errorf("%s: action %q running %v failed %v, want no action, not running, not failed",
+					describeInputs(in), got.Action, got.Running, got.Failed)
+			}
+		}
+	}
+}
+
+func TestDecideTask_UnknownStatusIsReportedByName(t *testing.T) {
+	got := DecideTask(TaskInputs{Task: Task{Status: unknownStatus}, PreflightPassed: true})
+	if got.Reason != "UnknownTaskStatus" || !strings.Contains(got.Message, `"`+unknownStatus+`"`) {
+		t.Errorf("DecideTask(%q) = %+v, want UnknownTaskStatus naming the status", unknownStatus, got)
+	}
+}
+
+func TestDecideTask_TransitionsAreBusySoTheyAreSampledAgainSoon(t *testing.T) {
+	for _, s := range []string{StatusCreating, StatusModifying, StatusTesting, StatusMoving, StatusStarting, StatusStopping} {
+		for _, in := range allCombinations(s, nil) {
+			if got := DecideTask(in); !got.Busy {
+				t.Errorf("%s: not busy", describeInputs(in))
+			}
+		}
+	}
+}
+
+func TestDecideTask_EveryActionIsBusySoItsOutcomeIsSampledSoon(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			if got := DecideTask(in); got.Action != NoAction && !got.Busy {
+				t.Errorf("%s: action %q but not busy", describeInputs(in), got.Action)
+			}
+		}
+	}
+}
+
+func TestDecideTask_FailedAndFailedMoveAreFailedWithTheTasksLastFailureMessage(t *testing.T) {
+	for _, s := range []string{StatusFailed, StatusFailedMove} {
+		for _, in := range allCombinations(s, nil) {
+			got := DecideTask(in)
+			if !got.Failed || got.Running || got.Action != NoAction || got.Reason != "TaskFailed" {
+				t.Errorf("%s: %+v, want failed, not running, no action, reason TaskFailed", describeInputs(in), got)
+			}
+			if !strings.Contains(got.Message, in.Task.LastFailureMessage) || !strings.Contains(got.Message, s) {
+				t.Errorf("%s: message %q lacks the status or the last failure message %q", describeInputs(in), got.Message, in.Task.LastFailureMessage)
+			}
+		}
+		got := DecideTask(TaskInputs{Task: Task{Status: s}})
+		if !got.Failed || !strings.Contains(got.Message, "no reason given") {
+			t.Errorf("%s without a failure message: %+v, want failed saying no reason was given", s, got)
+		}
+	}
+}
+
+func TestDecideTask_OnlyFailedStatusesAreFailed(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			want := s == StatusFailed || s == StatusFailedMove
+			if got := DecideTask(in); got.Failed != want {
+				t.Errorf("%s: failed %v, want %v", describeInputs(in), got.Failed, want)
+			}
+		}
+	}
+}
+
+func TestDecideTask_RunningOnlyWhenDMSSaysRunningAndNotPaused(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			want := s == StatusRunning && !in.Paused
+			if got := DecideTask(in); got.Running != want {
+				t.Errorf("%s: running %v, want %v", describeInputs(in), got.Running, want)
+			}
+		}
+	}
+}
+
+func TestDecideTask_StopOnlyARunningTaskTheUserPaused(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			want := s == StatusRunning && in.Paused
+			if got := DecideTask(in); (got.Action == StopTask) != want {
+				t.Errorf("%s: action %q, stop wanted: %v", describeInputs(in), got.Action, want)
+			}
+		}
+	}
+}
+
+func TestDecideTask_PauseNeverStartsOrResumes(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			if !in.Paused {
+				continue
+			}
+			if got := DecideTask(in); got.Action == StartReplication || got.Action == ResumeProcessing {
+				t.Errorf("%s: paused but action %q", describeInputs(in), got.Action)
+			}
+		}
+	}
+}
+
+func TestDecideTask_AFullLoadOnlyTaskThatFinishedIsNeitherResumedNorRestarted(t *testing.T) {
+	finished := func(t *Task) { t.StopReason = "Stop Reason FULL_LOAD_ONLY_FINISHED" }
+	for _, in := range allCombinations(StatusStopped, finished) {
+		got := DecideTask(in)
+		if got.Action != NoAction {
+			t.Errorf("%s: action %q, want none", describeInputs(in), got.Action)
+		}
+		want := "FullLoadFinished"
+		if in.Paused {
+			want = "Paused"
+		}
+		if got.Reason != want {
+			t.Errorf("%s: reason %q, want %q", describeInputs(in), got.Reason, want)
+		}
+	}
+}
+
+func TestDecideTask_AStoppedTaskWithoutStopReasonSaysNoReasonGivenWhenResumed(t *testing.T) {
+	got := DecideTask(TaskInputs{Task: Task{Status: StatusStopped, EverStarted: true}})
+	if got.Action != ResumeProcessing || !strings.Contains(got.Message, "no reason given") {
+		t.Errorf("DecideTask = %+v, want resume-processing saying no reason was given", got)
+	}
+}
+
+func TestDecideTask_ReasonsAreCamelCase(t *testing.T) {
+	mutations := []func(*Task){nil, func(t *Task) { t.StopReason = "Stop Reason FULL_LOAD_ONLY_FINISHED" }}
+	for _, s := range everyStatus() {
+		for _, m := range mutations {
+			for _, in := range allCombinations(s, m) {
+				if got := DecideTask(in); !camelCase.MatchString(got.Reason) {
+					t.Errorf("%s: reason %q is not CamelCase", describeInputs(in), got.Reason)
+				}
+			}
+		}
+	}
+}
+
+func TestDecideTask_RunningMessageShowsFullLoadProgressThenCDC(t *testing.T) {
+	loading := DecideTask(TaskInputs{Task: Task{Status: StatusRunning, FullLoadPercent: 40, TablesLoaded: 2, TablesLoading: 1, TablesQueued: 3, TablesErrored: 1}})
+	if want := "full load 40%: 2 tables loaded, 1 loading, 3 queued, 1 errored"; loading.Message != want {
+		t.Errorf("message during full load = %q, want %q", loading.Message, want)
+	}
+	cdc := DecideTask(TaskInputs{Task: Task{Status: StatusRunning, FullLoadPercent: 100, TablesLoaded: 6}})
+	if !strings.Contains(cdc.Message, "CDC") {
+		t.Errorf("message after full load = %q, want it to say CDC", cdc.Message)
+	}
+}
+
+func TestFullLoadDone(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		task Task
+		want bool
+	}{
+		{"nothing reported yet is not done", Task{}, false},
+		{"100 percent is done", Task{FullLoadPercent: 100}, true},
+		{"99 percent with tables still loading is not done", Task{FullLoadPercent: 99, TablesLoaded: 5, TablesLoading: 1}, false},
+		{"every table loaded, none loading or queued, is done before the percentage catches up", Task{FullLoadPercent: 97, TablesLoaded: 6}, true},
+		{"a table loading is not done", Task{TablesLoaded: 5, TablesLoading: 1}, false},
+		{"a table queued is not done", Task{TablesLoaded: 5, TablesQueued: 1}, false},
+		{"no table loaded yet with none queued is not done", Task{TablesLoading: 0, TablesQueued: 0}, false},
+		{"only queued tables is not done", Task{TablesQueued: 6}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := FullLoadDone(c.task); got != c.want {
+				t.Errorf("FullLoadDone(%+v) = %v, want %v", c.task, got, c.want)
+			}
+		})
+	}
+}
+
+func TestCamel_TurnsStatusesIntoReasonParts(t *testing.T) {
+	for in, want := range map[string]string{"creating": "Creating", "failed-move": "FailedMove", "a_b c": "ABC", "": ""} {
+		if got := camel(in); got != want {
+			t.Errorf("camel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
