@@ -1,0 +1,142 @@
+package replicationaws
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// forgetAfter drops a key nobody asked for in this long: its migration is done
+// or gone, and every batched call would otherwise carry it forever.
+const forgetAfter = 10 * time.Minute
+
+// fetchFunc reads the values of keys, in as few calls as the API allows. It
+// returns what it read even when a later call failed, so one bad chunk does not
+// throw away the others.
+type fetchFunc[K comparable, V any] func(ctx context.Context, keys []K) (map[K]V, error)
+
+// batcher serves reads of many keys (the tasks or the metrics of every
+// migration of a region) from one cache. When the asked key is stale, a single
+// fetch refreshes every key asked for recently, so N migrations sampling on
+// their own schedules cost about one call per MaxAge instead of N per sample.
+type batcher[K comparable, V any] struct {
+	mu      sync.Mutex
+	asked   map[K]time.Time
+	entries map[K]entry[V]
+	flight  *flight[K]
+	// epoch counts invalidations; dirty records the epoch at which a key was
+	// invalidated, so a fetch that started before it cannot store the state
+	// from before a StartTask or StopTask as fresh.
+	epoch uint64
+	dirty map[K]uint64
+}
+
+type entry[V any] struct {
+	value V
+	at    time.Time
+}
+
+// flight is one fetch in progress, shared by every caller that needs it.
+type flight[K comparable] struct {
+	keys  map[K]bool
+	at    time.Time
+	epoch uint64
+	done  chan struct{}
+	err   error
+}
+
+// get returns the value of key, fetching it (with every other remembered key)
+// when it is missing or older than maxAge.
+func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge time.Duration, fetch fetchFunc[K, V]) (V, error) {
+	b.mu.Lock()
+	if b.asked == nil {
+		b.asked, b.entries, b.dirty = map[K]time.Time{}, map[K]entry[V]{}, map[K]uint64{}
+	}
+	b.asked[key] = now
+	for {
+		if e, ok := b.entries[key]; ok && now.Sub(e.at) < maxAge {
+			b.mu.Unlock()
+			return e.value, nil
+		}
+		f := b.flight
+		if f == nil {
+			f = b.start(ctx, now, fetch)
+		}
+		b.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+		b.mu.Lock()
+		if !f.keys[key] {
+			// The fetch began before this key was first asked for: the next one
+			// includes it.
+			continue
+		}
+		if e, ok := b.entries[key]; ok && !e.at.Before(f.at) {
+			b.mu.Unlock()
+			return e.value, nil
+		}
+		if f.err != nil {
+			b.mu.Unlock()
+			var zero V
+			return zero, f.err
+		}
+		// Invalidated while the fetch ran: fetch again.
+	}
+}
+
+// start launches a fetch of every remembered key. The fetch runs detached from
+// the cancellation of the caller that happened to start it, because other
+// callers wait for it too; each API call still has its own timeout.
+func (b *batcher[K, V]) start(ctx context.Context, now time.Time, fetch fetchFunc[K, V]) *flight[K] {
+	b.forget(now)
+	f := &flight[K]{keys: make(map[K]bool, len(b.asked)), at: now, epoch: b.epoch, done: make(chan struct{})}
+	keys := make([]K, 0, len(b.asked))
+	for k := range b.asked {
+		f.keys[k] = true
+		keys = append(keys, k)
+	}
+	b.flight = f
+	fetchCtx := context.WithoutCancel(ctx)
+	go func() {
+		values, err := fetch(fetchCtx, keys)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for k, v := range values {
+			if _, remembered := b.asked[k]; !remembered || b.dirty[k] > f.epoch {
+				continue
+			}
+			delete(b.dirty, k)
+			b.entries[k] = entry[V]{value: v, at: now}
+		}
+		f.err = err
+		b.flight = nil
+		close(f.done)
+	}()
+	return f
+}
+
+// invalidate makes the next get of key fetch it again.
+func (b *batcher[K, V]) invalidate(key K) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.entries == nil {
+		return
+	}
+	b.epoch++
+	b.dirty[key] = b.epoch
+	delete(b.entries, key)
+}
+
+func (b *batcher[K, V]) forget(now time.Time) {
+	for k, at := range b.asked {
+		if now.Sub(at) > forgetAfter {
+			delete(b.asked, k)
+			delete(b.entries, k)
+			delete(b.dirty, k)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package replicationaws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
+	dmstypes "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice/types"
+
+	"github.com/tapstack/payment-migration-operator/internal/replication"
+)
+
+// tasksPerCall is how many task ARNs one DescribeReplicationTasks filter
+// carries. DMS documents no limit on the values of a filter, but a page holds at
+// most 100 tasks (MaxRecords), so larger filters would only add pages while
+// growing the request without bound.
+const tasksPerCall = 100
+
+// tableStatsPage is DescribeTableStatistics' largest page.
+const tableStatsPage = 500
+
+// Task describes the replication task with this ARN, from a read shared with
+// every task of the region asked for recently; Status "" when DMS has no such
+// task.
+func (c *Client) Task(ctx context.Context, arn string) (replication.Task, error) {
+	t, err := c.tasks.get(ctx, arn, c.now(), c.maxAge(), c.describeTasks)
+	if err != nil {
+		return replication.Task{}, err
+	}
+	t.ARN = arn
+	return t, nil
+}
+
+// describeTasks reads the tasks with these ARNs; a task DMS does not know maps
+// to a Task with no status.
+func (c *Client) describeTasks(ctx context.Context, arns []string) (map[string]replication.Task, error) {
+	out := make(map[string]replication.Task, len(arns))
+	var errs []error
+	for chunk := range slices.Chunk(arns, tasksPerCall) {
+		tasks, err := c.describeTaskChunk(ctx, chunk)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, arn := range chunk {
+			out[arn] = tasks[arn]
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func (c *Client) describeTaskChunk(ctx context.Context, arns []string) (map[string]replication.Task, error) {
+	tasks := map[string]replication.Task{}
+	var marker *string
+	for {
+		callCtx, cancel := c.call(ctx)
+		page, err := c.DMS.DescribeReplicationTasks(callCtx, &dms.DescribeReplicationTasksInput{
+			Filters:         []dmstypes.Filter{{Name: aws.String("replication-task-arn"), Values: arns}},
+			WithoutSettings: aws.Bool(true),
+			MaxRecords:      aws.Int32(100),
+			Marker:          marker,
+		})
+		cancel()
+		// DMS answers a filter that matches nothing with this fault.
+		var notFound *dmstypes.ResourceNotFoundFault
+		if errors.As(err, &notFound) {
+			return tasks, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describing %d replication tasks: %w", len(arns), err)
+		}
+		for _, t := range page.ReplicationTasks {
+			tasks[aws.ToString(t.ReplicationTaskArn)] = taskFromSDK(t)
+		}
+		if aws.ToString(page.Marker) == "" {
+			return tasks, nil
+		}
+		marker = page.Marker
+	}
+}
+
+func taskFromSDK(t dmstypes.ReplicationTask) replication.Task {
+	out := replication.Task{
+		ARN:                aws.ToString(t.ReplicationTaskArn),
+		Status:             aws.ToString(t.Status),
+		StopReason:         aws.ToString(t.StopReason),
+		LastFailureMessage: aws.ToString(t.LastFailureMessage),
+		EverStarted:        t.ReplicationTaskStartDate != nil,
+	}
+	if s := t.ReplicationTaskStats; s != nil {
+		out.FullLoadPercent = s.FullLoadProgressPercent
+		out.TablesLoaded = s.TablesLoaded
+		out.TablesLoading = s.TablesLoading
+		out.TablesQueued = s.TablesQueued
+		out.TablesErrored = s.TablesErrored
+	}
+	return out
+}
+
+// StartTask starts (start-replication) or resumes (resume-processing) a task.
+// Any other action is refused: reload-target, in particular, would wipe the
+// target, and nothing in the operator asks for it.
+func (c *Client) StartTask(ctx context.Context, arn string, how replication.TaskAction) error {
+	var kind dmstypes.StartReplicationTaskTypeValue
+	switch how {
+	case replication.StartReplication:
+		kind = dmstypes.StartReplicationTaskTypeValueStartReplication
+	case replication.ResumeProcessing:
+		kind = dmstypes.StartReplicationTaskTypeValueResumeProcessing
+	default:
+		return fmt.Errorf("starting replication task %s: %q is not a way to start a task (want %q or %q)",
+			arn, how, replication.StartReplication, replication.ResumeProcessing)
+	}
+	// The cached status predates the start; drop it even when the call fails,
+	// since DMS may have acted on a request that timed out.
+	defer c.tasks.invalidate(arn)
+	callCtx, cancel := c.call(ctx)
+	defer cancel()
+	if _, err := c.DMS.StartReplicationTask(callCtx, &dms.StartReplicationTaskInput{
+		ReplicationTaskArn:       aws.String(arn),
+		StartReplicationTaskType: kind,
+	}); err != nil {
+		return fmt.Errorf("starting replication task %s (%s): %w", arn, how, err)
+	}
+	return nil
+}
+
+// StopTask stops a running task.
+func (c *Client) StopTask(ctx context.Context, arn string) error {
+	defer c.tasks.invalidate(arn)
+	callCtx, cancel := c.call(ctx)
+	defer cancel()
+	if _, err := c.DMS.StopReplicationTask(callCtx, &dms.StopReplicationTaskInput{ReplicationTaskArn: aws.String(arn)}); err != nil {
+		return fmt.Errorf("stopping replication task %s: %w", arn, err)
+	}
+	return nil
+}
+
+// TableStatistics lists the per-table statistics of a task. It is not batched:
+// DescribeTableStatistics reads one task per call.
+func (c *Client) TableStatistics(ctx context.Context, arn string) ([]replication.TableStats, error) {
+	var stats []replication.TableStats
+	var marker *string
+	for {
+		callCtx, cancel := c.call(ctx)
+		page, err := c.DMS.DescribeTableStatistics(callCtx, &dms.DescribeTableStatisticsInput{
+			ReplicationTaskArn: aws.String(arn),
+			MaxRecords:         aws.Int32(tableStatsPage),
+			Marker:             marker,
+		})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("describing table statistics of %s: %w", arn, err)
+		}
+		for _, t := range page.TableStatistics {
+			stats = append(stats, replication.TableStats{
+				Schema:          aws.ToString(t.SchemaName),
+				Table:           aws.ToString(t.TableName),
+				TableState:      aws.ToString(t.TableState),
+				ValidationState: aws.ToString(t.ValidationState),
+				Failed:          t.ValidationFailedRecords,
+				Pending:         t.ValidationPendingRecords,
+				Suspended:       t.ValidationSuspendedRecords,
+			})
+		}
+		if aws.ToString(page.Marker) == "" {
+			return stats, nil
+		}
+		marker = page.Marker
+	}
+}
