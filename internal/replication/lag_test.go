@@ -1,0 +1,231 @@
+package replication
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func sec(v float64) *float64 { return &v }
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// minute is the timestamp of the datapoint read at minute m.
+func minute(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+
+// gate is the LagWithinThreshold condition status.
+type gate string
+
+const (
+	open    gate = "True"
+	closed  gate = "False"
+	unknown gate = "Unknown"
+)
+
+type lagStep struct {
+	source, target *float64
+	at             int // minute of the newest datapoint
+	want           gate
+	reason         string
+	consecutive    int32
+	lastSample     int // minute recorded as the last sample counted; -1: none yet
+}
+
+func verdictGate(v LagVerdict) gate {
+	switch {
+	case !v.Known:
+		return unknown
+	case v.Within:
+		return open
+	default:
+		return closed
+	}
+}
+
+func TestEvaluateLag_SampleStreams(t *testing.T) {
+	const (
+		within   = "LagWithinThreshold"
+		above    = "LagAboveThreshold"
+		settling = "LagSettling"
+		noData   = "NoLagData"
+	)
+	for _, c := range []struct {
+		name      string
+		threshold int32
+		required  int32
+		steps     []lagStep
+	}{
+		{
+			name: "opens only after exactly N=3 consecutive samples under the threshold", threshold: 30, required: 3,
+			steps: []lagStep{
+				{sec(5), sec(8), 1, closed, settling, 1, 1},
+				{sec(4), sec(9), 2, closed, settling, 2, 2},
+				{sec(3), sec(7), 3, open, within, 3, 3},
+				{sec(2), sec(6), 4, open, within, 4, 4},
+			},
+		},
+		{
+			name: "closes on the first sample above and counts N again from zero", threshold: 30, required: 2,
+			steps: []lagStep{
+				{sec(5), sec(5), 1, closed, settling, 1, 1},
+				{sec(5), sec(5), 2, open, within, 2, 2},
+				{sec(5), sec(31), 3, closed, above, 0, 3},
+				{sec(5), sec(5), 4, closed, settling, 1, 4},
+				{sec(5), sec(5), 5, open, within, 2, 5},
+			},
+		},
+		{
+			name: "a first sample above the threshold closes the gate", threshold: 30, required: 2,
+			steps: []lagStep{
+				{sec(120), sec(240), 1, closed, above, 0, 1},
+				{sec(1), sec(1), 2, closed, settling, 1, 2},
+			},
+		},
+		{
+			name: "lag equal to the threshold counts as within (lag <= threshold), a fraction over does not", threshold: 30, required: 2,
+			steps: []lagStep{
+				{sec(30), sec(30), 1, closed, settling, 1, 1},
+				{sec(30), sec(30), 2, open, within, 2, 2},
+				{sec(30), sec(30.4), 3, closed, above, 0, 3},
+			},
+		},
+		{
+			name: "the same datapoint read twice (same time) counts once", threshold: 30, required: 2,
+			steps: []lagStep{
+				{sec(5), sec(5), 1, closed, settling, 1, 1},
+				{sec(5), sec(5), 1, closed, settling, 1, 1},
+				{sec(5), sec(5), 1, closed, settling, 1, 1},
+				{sec(5), sec(5), 2, open, within, 2, 2},
+			},
+		},
+		{
+			name: "re-reading an open gate's datapoint keeps it open", threshold: 30, required: 1,
+			steps: []lagStep{
+				{sec(5), sec(5), 1, open, within, 1, 1},
+				{sec(5), sec(5), 1, open, within, 1, 1},
+			},
+		},
+		{
+			name: "re-reading the datapoint that closed the gate keeps it closed", threshold: 30, required: 1,
+			steps: []lagStep{
+				{sec(5), sec(5), 1, open, within, 1, 1},
+				{sec(50), sec(5), 2, closed, above, 0, 2},
+				{sec(50), sec(5), 2, closed, above, 0, 2},
+			},
+		},
+		{
+			name: "an older datapoint under the threshold is not counted and does not move the sample time back", threshold: 30, required: 3,
+			steps: []lagStep{
+				{sec(5), sec(5), 5, closed, settling, 1, 5},
+				{sec(5), sec(5), 3, closed, settling, 1, 5},
+				{sec(5), sec(5), 4, closed, settling, 1, 5},
+				{sec(5), sec(5), 6, closed, settling, 2, 6},
+			},
+		},
+		{
+			name: "only the source side reported: it alone decides", threshold: 30, required: 2,
+			steps: []lagStep{
+				{sec(5), nil, 1, closed, settling, 1, 1},
+				{sec(6), nil, 2, open, within, 2, 2},
+				{sec(60), nil, 3, closed, above, 0, 3},
+			},
+		},
+		{
+			name: "only the target side reported: it alone decides", threshold: 30, required: 2,
+			steps: []lagStep{
+				{nil, sec(5), 1, closed, settling, 1, 1},
+				{nil, sec(6), 2, open, within, 2, 2},
+				{nil, sec(60), 3, closed, above, 0, 3},
+			},
+		},
+		{
+			name: "no datapoint on either side: Unknown NoLagData from the start", threshold: 30, required: 2,
+			steps: []lagStep{
+				{nil, nil, 1, unknown, noData, 0, -1},
+				{nil, nil, 2, unknown, noData, 0, -1},
+				{sec(5), sec(5), 3, closed, settling, 1, 3},
+			},
+		},
+		{
+			name: "no datapoint mid-stream: Unknown NoLagData with the count and sample time unchanged", threshold: 30, required: 3,
+			steps: []lagStep{
+				{sec(5), sec(5), 1, closed, settling, 1, 1},
+				{sec(5), sec(5), 2, closed, settling, 2, 2},
+				{nil, nil, 3, unknown, noData, 2, 2},
+				{sec(5), sec(5), 4, open, within, 3, 4},
+				{nil, nil, 5, unknown, noData, 3, 4},
+				{sec(5), sec(5), 6, open, within, 4, 6},
+			},
+		},
+		{
+			name: "the worse side decides: target over the threshold closes it", threshold: 30, required: 1,
+			steps: []lagStep{
+				{sec(1), sec(31), 1, closed, above, 0, 1},
+				{sec(1), sec(29), 2, open, within, 1, 2},
+			},
+		},
+		{
+			name: "the worse side decides: source over the threshold closes it", threshold: 30, required: 1,
+			steps: []lagStep{
+				{sec(31), sec(1), 1, closed, above, 0, 1},
+				{sec(29), sec(1), 2, open, within, 1, 2},
+			},
+		},
+		{
+			name: "N=1: one sample under opens, one above closes, the next under reopens", threshold: 10, required: 1,
+			steps: []lagStep{
+				{sec(0), sec(0), 1, open, within, 1, 1},
+				{sec(11), sec(0), 2, closed, above, 0, 2},
+				{sec(0), sec(10), 3, open, within, 1, 3},
+			},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var state LagState
+			for i, s := range c.steps {
+				v := EvaluateLag(state, LagSample{Source: s.source, Target: s.target, Time: minute(s.at)}, c.threshold, c.required)
+				var wantLast time.Time
+				if s.lastSample >= 0 {
+					wantLast = minute(s.lastSample)
+				}
+				if g := verdictGate(v); g != s.want || v.Reason != s.reason || v.State.Consecutive != s.consecutive || !v.State.LastSample.Equal(wantLast) {
+					t.Fatalf("sample %d (minute %d): condition %s %s, %d consecutive, last sample %v; want %s %s, %d consecutive, last sample %v (message %q)",
+						i+1, s.at, g, v.Reason, v.State.Consecutive, v.State.LastSample, s.want, s.reason, s.consecutive, wantLast, v.Message)
+				}
+				if !camelCase.MatchString(v.Reason) {
+					t.Errorf("reason %q is not CamelCase", v.Reason)
+				}
+				state = v.State
+			}
+		})
+	}
+}
+
+func TestEvaluateLag_NoDataReturnsThePreviousStateUntouched(t *testing.T) {
+	prev := LagState{Consecutive: 4, LastSample: minute(7)}
+	v := EvaluateLag(prev, LagSample{Time: minute(9)}, 30, 3)
+	if v.State != prev || v.Known || v.Within || v.Reason != "NoLagData" {
+		t.Errorf("EvaluateLag without data = %+v, want Unknown NoLagData with state %+v", v, prev)
+	}
+}
+
+func TestEvaluateLag_ResumesFromTheRecordedStateAcrossRestarts(t *testing.T) {
+	// The reconciler keeps only the count and the sample time in status.
+	v := EvaluateLag(LagState{Consecutive: 2, LastSample: minute(2)}, LagSample{Source: sec(1), Target: sec(1), Time: minute(3)}, 30, 3)
+	if !v.Within || v.State.Consecutive != 3 {
+		t.Errorf("EvaluateLag = %+v, want the third consecutive sample to open the gate", v)
+	}
+}
+
+func TestEvaluateLag_MessagesGiveBothSidesAndTheThreshold(t *testing.T) {
+	above := EvaluateLag(LagState{}, LagSample{Source: sec(45), Target: nil, Time: minute(1)}, 30, 3)
+	for _, want := range []string{"source 45s", "target n/a", "30s"} {
+		if !strings.Contains(above.Message, want) {
+			t.Errorf("message %q lacks %q", above.Message, want)
+		}
+	}
+	settling := EvaluateLag(LagState{}, LagSample{Source: sec(4), Target: sec(6), Time: minute(1)}, 30, 3)
+	if !strings.Contains(settling.Message, "1 of 3") {
+		t.Errorf("message %q does not say how many of the required samples were seen", settling.Message)
+	}
+}
