@@ -34,21 +34,26 @@ type LagVerdict struct {
 
 // EvaluateLag applies one sample to the lag gate: the gate opens only after
 // `required` consecutive samples under the threshold, and closes at once when a
-// sample exceeds it. A sample no newer than the last one counted is ignored, so
-// re-reading the same datapoint cannot open the gate.
+// sample exceeds it. A sample under the threshold no newer than the last one
+// counted is not counted, so re-reading the same datapoint cannot open the gate.
 func EvaluateLag(prev LagState, s LagSample, thresholdSeconds, required int32) LagVerdict {
 	worst, ok := worstSide(s)
 	if !ok {
 		return LagVerdict{State: prev, Reason: "NoLagData", Message: "CloudWatch has no CDCLatencySource/CDCLatencyTarget datapoint yet"}
 	}
 	state := prev
-	if s.Time.After(prev.LastSample) {
-		state.LastSample = s.Time
-		if worst > float64(thresholdSeconds) {
-			state.Consecutive = 0
-		} else {
-			state.Consecutive++
+	switch {
+	case worst > float64(thresholdSeconds):
+		// Over the threshold counts whatever its time: a datapoint older than
+		// the last one counted, or revised since, is still lag, and the gate it
+		// closes must see N new consecutive samples before it opens again.
+		state.Consecutive = 0
+		if s.Time.After(prev.LastSample) {
+			state.LastSample = s.Time
 		}
+	case s.Time.After(prev.LastSample):
+		state.LastSample = s.Time
+		state.Consecutive++
 	}
 	switch {
 	case worst > float64(thresholdSeconds):

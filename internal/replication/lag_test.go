@@ -123,6 +123,16 @@ func TestEvaluateLag_SampleStreams(t *testing.T) {
 			},
 		},
 		{
+			name: "an older or revised datapoint over the threshold closes the gate and counts N again", threshold: 30, required: 2,
+			steps: []lagStep{
+				{sec(5), sec(5), 1, closed, settling, 1, 1},
+				{sec(5), sec(5), 2, open, within, 2, 2},
+				{sec(90), sec(5), 1, closed, above, 0, 2},
+				{sec(5), sec(5), 3, closed, settling, 1, 3},
+				{sec(5), sec(5), 4, open, within, 2, 4},
+			},
+		},
+		{
 			name: "only the source side reported: it alone decides", threshold: 30, required: 2,
 			steps: []lagStep{
 				{sec(5), nil, 1, closed, settling, 1, 1},
