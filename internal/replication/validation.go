@@ -55,7 +55,7 @@ func AggregateValidation(tables []TableStats, validationEnabled bool) Validation
 		if rank < worst {
 			worst = rank
 		}
-		if t.ValidationState != "Validated" || t.Failed+t.Suspended > 0 {
+		if t.ValidationState != "Validated" || t.Failed+t.Pending+t.Suspended > 0 {
 			bad = append(bad, fmt.Sprintf("%s.%s: %s", t.Schema, t.Table, orUnknown(t.ValidationState)))
 		}
 	}

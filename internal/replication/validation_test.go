@@ -90,6 +90,7 @@ func TestAggregateValidation_RecordCountsForceFalseEvenWhenEveryTableSaysValidat
 	}{
 		{"a failed record", func(t *TableStats) { t.Failed = 1 }, "MismatchedRecords"},
 		{"a suspended record", func(t *TableStats) { t.Suspended = 2 }, "SuspendedRecords"},
+		{"a pending record", func(t *TableStats) { t.Pending = 3 }, "ValidationPending"},
 		{"failed beats suspended", func(t *TableStats) { t.Failed, t.Suspended = 1, 1 }, "MismatchedRecords"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,9 +125,10 @@ func TestAggregateValidation_MessageNamesEveryBadTableInSortedOrder(t *testing.T
 		{Schema: "public", Table: "accounts", ValidationState: "Validated"},
 		{Schema: "public", Table: "payments", ValidationState: "Mismatched records", Failed: 2},
 		{Schema: "audit", Table: "ledger", ValidationState: "Validated", Suspended: 1},
+		{Schema: "public", Table: "chargebacks", ValidationState: "Validated", Pending: 1},
 	}
 	v := AggregateValidation(tables, true)
-	want := "audit.ledger: Validated; public.payments: Mismatched records; public.refunds: Pending records"
+	want := "audit.ledger: Validated; public.chargebacks: Validated; public.payments: Mismatched records; public.refunds: Pending records"
 	if !strings.HasSuffix(v.Message, "; "+want) {
 		t.Errorf("message = %q, want it to end with %q", v.Message, want)
 	}
