@@ -93,6 +93,8 @@ func logicalReplicationCheck(obs PreflightObservation, allowReboot bool, res *Pr
 		return check{reason: "RebootingSource", line: "wait logical replication: pending reboot; rebooting the source (spec.database.allowRebootForParameterApply)"}
 	case obs.ParameterApplyStatus == "pending-reboot" && obs.SourceDBStatus == "rebooting":
 		return check{reason: "RebootingSource", line: "wait logical replication: the source is rebooting to apply it"}
+	case obs.ParameterApplyStatus == "pending-reboot" && allowReboot:
+		return check{reason: "RebootRequired", line: fmt.Sprintf("wait logical replication: pending reboot; the source is %s, rebooting it once available", orUnknown(obs.SourceDBStatus))}
 	case obs.ParameterApplyStatus == "pending-reboot":
 		return check{reason: "RebootRequired", line: "FAIL logical replication: set but pending a reboot of the source; reboot it, or set spec.database.allowRebootForParameterApply"}
 	default:
@@ -136,15 +138,20 @@ func connectionCheck(c Connection, instanceAvailable bool, res *PreflightResult)
 	case "testing":
 		return check{reason: "TestingConnections", line: "wait " + name + ": testing"}
 	}
+	next := "tested once the replication instance is available"
 	if instanceAvailable {
 		// Never tested, or failed: test (again). A failure may have been fixed
 		// since (a security group, a secret), and the test is cheap.
 		res.TestConnections = append(res.TestConnections, c.EndpointARN)
+		next = "test started"
 	}
 	if c.Status == "failed" {
-		return check{reason: "ConnectionFailed", line: fmt.Sprintf("FAIL %s: %s (testing again)", name, orUnknown(c.Message))}
+		if instanceAvailable {
+			next = "testing again"
+		}
+		return check{reason: "ConnectionFailed", line: fmt.Sprintf("FAIL %s: %s (%s)", name, orUnknown(c.Message), next)}
 	}
-	return check{reason: "TestingConnections", line: "wait " + name + ": test started"}
+	return check{reason: "TestingConnections", line: "wait " + name + ": " + next}
 }
 
 // EndpointRef names one DMS endpoint of the stack.

@@ -131,6 +131,15 @@ func TestEvaluatePreflight_Checks(t *testing.T) {
 			wantLines:  []wantLine{{lineLogicalReplication, "wait ", "rebooting"}},
 		},
 		{
+			name: "a pending reboot is not rebooted while the source is busy with something else",
+			mutate: func(o *PreflightObservation) {
+				o.ParameterApplyStatus, o.SourceDBStatus = "pending-reboot", "backing-up"
+			},
+			allowReboot: true,
+			wantReason:  "RebootRequired",
+			wantLines:   []wantLine{{lineLogicalReplication, "wait ", "backing-up"}},
+		},
+		{
 			name:       "a missing service role fails and is named",
 			mutate:     func(o *PreflightObservation) { o.Roles[1].Exists, o.Roles[1].TrustsDMS = false, false },
 			wantReason: "ServiceRoleMissing",
@@ -374,6 +383,10 @@ func TestEvaluatePreflight_ConnectionTestsOnlyForNeverTestedOrFailedEndpointsOnA
 			}
 			if !reflect.DeepEqual(got.TestConnections, want) {
 				t.Errorf("instance %q, source connection %q: tests %q, want %q", instance, status, got.TestConnections, want)
+			}
+			line := strings.Split(got.Message, "\n")[lineSourceConnection]
+			if len(want) == 0 && (strings.Contains(line, "test started") || strings.Contains(line, "testing again")) {
+				t.Errorf("instance %q, source connection %q: line %q claims a test was started, but none was", instance, status, line)
 			}
 		}
 	}
