@@ -10,8 +10,23 @@ leave a half-created stack in CREATE_IN_PROGRESS. As in AWS, CreateStack now
 succeeds, the stack records CREATE_FAILED for the failing resource (with the
 reason) in its events, deletes what was created, and ends in ROLLBACK_COMPLETE.
 
+Gap: after a rolled-back CreateStack, the stack's exports stayed registered
+(moto's DeleteStack finds them through outputs the rollback had cleared), so
+re-creating the stack failed with "Export names must be unique". They now go
+with the rollback; an update re-registers the exports of the new outputs.
+
 Gap: a failing DeleteStack made moto drop the stack altogether. It now stays
 in DELETE_FAILED with the reason in its events, and can be deleted again.
+
+Gap: a resource that fails during an update (UpdateStack or ExecuteChangeSet)
+made moto answer HTTP 500 and leave the stack half-updated. As in AWS, the
+call succeeds, the stack records UPDATE_FAILED (CREATE_FAILED for a resource
+the update adds) for the failing resource with the reason, rolls the resources back to the previous template and parameters
+and ends in UPDATE_ROLLBACK_COMPLETE (UPDATE_ROLLBACK_FAILED if the rollback
+fails too); its template, parameters and tags stay the previous ones. A
+successful update logs UPDATE_IN_PROGRESS ("User Initiated"),
+UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and UPDATE_COMPLETE, and re-evaluates the
+outputs.
 """
 
 from __future__ import annotations
@@ -19,14 +34,15 @@ from __future__ import annotations
 from typing import Any
 
 from moto.cloudformation import parsing
-from moto.cloudformation.models import CloudFormationBackend, Event, Stack
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
 from moto.cloudformation.parsing import OutputMap
 
 
 class ResourceFailed(Exception):
-    def __init__(self, logical_id: str, resource_type: str, cause: Exception):
+    def __init__(self, logical_id: str, resource_type: str, cause: Exception, action: str = "CREATE"):
         super().__init__(f"{logical_id}: {cause}")
         self.logical_id, self.resource_type, self.cause = logical_id, resource_type, cause
+        self.action = action  # CREATE or UPDATE: the event is <action>_FAILED
 
 
 _original_parse_and_create = parsing.parse_and_create_resource
@@ -39,6 +55,18 @@ def _parse_and_create_resource(logical_id: str, resource_json: Any, *args: Any, 
         raise  # a dependency failed first; report that one
     except Exception as err:
         raise ResourceFailed(logical_id, resource_json.get("Type", ""), err) from err
+
+
+_original_parse_and_update = parsing.parse_and_update_resource
+
+
+def _parse_and_update_resource(logical_id: str, resource_json: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return _original_parse_and_update(logical_id, resource_json, *args, **kwargs)
+    except ResourceFailed:
+        raise
+    except Exception as err:
+        raise ResourceFailed(logical_id, resource_json.get("Type", ""), err, "UPDATE") from err
 
 
 def _resource_event(stack: Stack, failed: ResourceFailed, status: str) -> None:
@@ -58,6 +86,16 @@ def _resource_event(stack: Stack, failed: ResourceFailed, status: str) -> None:
 
 def _reason(err: Exception) -> str:
     return getattr(err, "message", None) or str(err) or type(err).__name__
+
+
+def _backend(stack: Stack) -> CloudFormationBackend:
+    return cloudformation_backends[stack.account_id][stack.region_name]
+
+
+def _drop_exports(stack: Stack) -> None:
+    exports = _backend(stack).exports
+    for name in [n for n, e in exports.items() if e.exporting_stack_id == stack.stack_id]:
+        del exports[name]
 
 
 def _forget_resources(stack: Stack) -> None:
@@ -89,6 +127,9 @@ def _create_resources(self: Stack) -> None:
             self._add_stack_event("ROLLBACK_FAILED", resource_status_reason=_reason(err))
             return
         self._add_stack_event("ROLLBACK_COMPLETE")
+        # moto's DeleteStack finds the exports through the outputs, which are
+        # cleared here, so they go now (else they block re-creating the stack).
+        _drop_exports(self)
         _forget_resources(self)
 
 
@@ -118,7 +159,72 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
         stack._add_stack_event("DELETE_FAILED", resource_status_reason=_reason(err))
 
 
+def run_update(
+    stack: Stack,
+    template: str,
+    parameters: dict[str, Any] | None,
+    tags: dict[str, str] | None,
+    role_arn: str | None = None,
+) -> bool:
+    """Update the stack's resources to template; False when it rolled back."""
+    previous_template, previous_parameters = stack.template, dict(stack.resource_map.input_parameters or {})
+    stack.status = "UPDATE_IN_PROGRESS"
+    stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    try:
+        stack.resource_map.update(Stack.parse_template(template), parameters)
+    except Exception as err:
+        failed = err if isinstance(err, ResourceFailed) else ResourceFailed(stack.name, "AWS::CloudFormation::Stack", err, "UPDATE")
+        # A resource added by the update fails with CREATE_FAILED, a changed one UPDATE_FAILED.
+        _resource_event(stack, failed, f"{failed.action}_FAILED")
+        stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        stack._add_stack_event(
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            resource_status_reason=f"The following resource(s) failed to update: [{failed.logical_id}]. ",
+        )
+        try:
+            stack.resource_map.update(Stack.parse_template(previous_template), previous_parameters)
+        except Exception as rollback_err:
+            stack.status = "UPDATE_ROLLBACK_FAILED"
+            stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=_reason(rollback_err))
+            return False
+        stack.template = previous_template
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+        return False
+    stack.template = template
+    stack._parse_template()
+    stack.description = stack.template_dict.get("Description")
+    stack.output_map = stack._create_output_map()
+    _drop_exports(stack)
+    _backend(stack).exports.update({e.name: e for e in stack.exports})
+    if parameters:
+        stack.parameters = parameters
+    if tags is not None:
+        stack.tags = tags
+    if role_arn is not None:
+        stack.role_arn = role_arn
+    stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    stack.status = "UPDATE_COMPLETE"
+    stack._add_stack_event("UPDATE_COMPLETE")
+    return True
+
+
+def _stack_update(
+    self: Stack,
+    template: str,
+    role_arn: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    run_update(self, template, parameters, tags, role_arn)
+
+
 parsing.parse_and_create_resource = _parse_and_create_resource
+parsing.parse_and_update_resource = _parse_and_update_resource
+Stack.update = _stack_update  # type: ignore[method-assign]
 Stack.create_resources = _create_resources  # type: ignore[method-assign]
 Stack.delete = _stack_delete  # type: ignore[method-assign]
 CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
