@@ -24,6 +24,24 @@ as AWS documents it.
 Gap: CreateChangeSet without ChangeSetType means UPDATE in AWS; moto takes
 CREATE and re-creates every resource of the existing stack (failing on the
 first name that exists).
+
+Gap: moto answers DescribeChangeSet / ExecuteChangeSet for an unknown change
+set with ValidationError "Stack with id <change set name> does not exist" (and
+DeleteChangeSet with HTTP 500); AWS answers ChangeSetNotFoundException (HTTP
+404, code ChangeSetNotFound). A change set name is now looked up within the
+stack named by StackName (name or id), like AWS, and a second CreateChangeSet of
+the same name for the same stack fails with AlreadyExistsException. An UPDATE
+change set may name its stack by id (moto only took the name).
+
+Gap: moto's ExecuteChangeSet ignored the change set's status, never applied its
+Tags to the stack, kept the outputs of the old template and logged
+UPDATE_IN_PROGRESS without "User Initiated". Now: only a CREATE_COMPLETE /
+AVAILABLE change set executes (InvalidChangeSetStatusException otherwise), the
+stack gets the change set's tags and new outputs, the update runs through the
+same failure handling as UpdateStack (stacks.py: UPDATE_FAILED event,
+UPDATE_ROLLBACK_COMPLETE), and, as AWS documents, executing a change set deletes
+the stack's other change sets (they no longer describe a way from the stack's
+template). DescribeChangeSet now shows the change set's Tags (moto: []).
 """
 
 from __future__ import annotations
@@ -38,7 +56,10 @@ import yaml
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult, EmptyResult
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
@@ -135,6 +156,117 @@ def _create_change_set(self: CloudFormationResponse) -> Any:
 
 
 CloudFormationResponse.create_change_set = _create_change_set  # type: ignore[method-assign]
+
+
+class ChangeSetNotFound(CloudFormationError):
+    # The shape id; moto's serializer takes the wire code (ChangeSetNotFound)
+    # and HTTP status (404) from the service model, as AWS sends them.
+    code = "ChangeSetNotFoundException"
+
+    def __init__(self, name: str):
+        super().__init__(f"ChangeSet [{name}] does not exist")
+
+
+class InvalidChangeSetStatus(CloudFormationError):
+    code = "InvalidChangeSetStatusException"
+
+
+def find_change_set(
+    backend: CloudFormationBackend, name: str, stack_name: str | None
+) -> tuple[str, ChangeSet]:
+    """The change set named by ARN, or by name within the stack (name or id)."""
+    if name in backend.change_sets:
+        return name, backend.change_sets[name]
+    for change_set_id, change_set in backend.change_sets.items():
+        if change_set.change_set_name != name:
+            continue
+        if stack_name in (None, "", change_set.stack_name, change_set.stack_id):
+            return change_set_id, change_set
+    raise ChangeSetNotFound(name)
+
+
+def _describe_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> ChangeSet:
+    return find_change_set(self, change_set_name, stack_name)[1]
+
+
+def _delete_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+    change_set_id, _ = find_change_set(self, change_set_name, stack_name)
+    del self.change_sets[change_set_id]
+
+
+_original_backend_create_change_set = CloudFormationBackend.create_change_set
+
+
+def _backend_create_change_set(self: CloudFormationBackend, stack_name: str, change_set_name: str, *args: Any, **kwargs: Any) -> Any:
+    stack = next((s for s in self.stacks.values() if stack_name in (s.name, s.stack_id)), None)
+    if stack is not None:
+        if any(cs.change_set_name == change_set_name and cs.stack_id == stack.stack_id for cs in self.change_sets.values()):
+            raise AlreadyExistsException(f"ChangeSet [{change_set_name}] already exists")
+        # moto finds the stack of an UPDATE change set by name only; AWS takes the id too.
+        stack_name = stack.name
+    return _original_backend_create_change_set(self, stack_name, change_set_name, *args, **kwargs)
+
+
+def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+    from .stacks import run_update  # the UpdateStack failure handling
+
+    change_set_id, change_set = find_change_set(self, change_set_name, stack_name)
+    if change_set.status != "CREATE_COMPLETE" or change_set.execution_status != "AVAILABLE":
+        raise InvalidChangeSetStatus(
+            f"ChangeSet [{change_set_id}] cannot be executed in its current status of [{change_set.status}]"
+        )
+    stack = self.stacks[change_set.stack_id]
+    change_set.execution_status = "EXECUTE_IN_PROGRESS"
+    if change_set.change_set_type == "CREATE":
+        stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        stack.template = change_set.template
+        stack._parse_template()
+        stack.description = stack.template_dict.get("Description")
+        change_set.apply()
+        stack.output_map = stack._create_output_map()
+        stack.status = "CREATE_COMPLETE"
+        stack._add_stack_event("CREATE_COMPLETE")
+        succeeded = True
+    else:
+        succeeded = run_update(stack, change_set.template, change_set.parameters, change_set.tags or None)
+    change_set.execution_status = "EXECUTE_COMPLETE" if succeeded else "EXECUTE_FAILED"
+    for other_id, other in list(self.change_sets.items()):
+        if other.stack_id == stack.stack_id and other_id != change_set_id:
+            del self.change_sets[other_id]
+
+
+class _ChangeSetView:
+    """A change set as DescribeChangeSet shows it: moto keeps its Tags as a
+    dict, which the response serializer dropped (Tags: [])."""
+
+    def __init__(self, change_set: ChangeSet):
+        self._change_set = change_set
+        self.tags = [{"Key": k, "Value": v} for k, v in (change_set.tags or {}).items()]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._change_set, name)
+
+
+def _response_describe_change_set(self: CloudFormationResponse) -> Any:
+    change_set = self.cloudformation_backend.describe_change_set(
+        self._get_param("ChangeSetName"), self._get_param("StackName")
+    )
+    return ActionResult(_ChangeSetView(change_set))
+
+
+def _response_delete_change_set(self: CloudFormationResponse) -> Any:
+    self.cloudformation_backend.delete_change_set(
+        self._get_param("ChangeSetName"), self._get_param("StackName")
+    )
+    return EmptyResult()
+
+
+CloudFormationBackend.describe_change_set = _describe_change_set  # type: ignore[method-assign]
+CloudFormationBackend.delete_change_set = _delete_change_set  # type: ignore[method-assign]
+CloudFormationBackend.create_change_set = _backend_create_change_set  # type: ignore[method-assign]
+CloudFormationBackend.execute_change_set = _execute_change_set  # type: ignore[method-assign]
+CloudFormationResponse.describe_change_set = _response_describe_change_set  # type: ignore[method-assign]
+CloudFormationResponse.delete_change_set = _response_delete_change_set  # type: ignore[method-assign]
 # Stack.parse_template registers moto's constructor through this module global.
 cfn_models.yaml_tag_constructor = _yaml_tag_constructor
 # clean_json recurses through the module global, so every nested value passes here.
