@@ -32,14 +32,20 @@ const Finalizer = "payments.tapstack.io/stack"
 // Operator is the actor recorded in history for the operator's own transitions.
 const Operator = "payment-migration-operator"
 
-// readyOrder ranks the conditions the Ready summary looks at, most important first.
-var readyOrder = []string{
-	paymentsv1alpha1.ConditionStackReady,
-	paymentsv1alpha1.ConditionPreflightPassed,
-	paymentsv1alpha1.ConditionReplicationRunning,
-	paymentsv1alpha1.ConditionLagWithinThreshold,
-	paymentsv1alpha1.ConditionDataValidated,
-	paymentsv1alpha1.ConditionTargetHealthy,
+// readyConditions ranks the conditions the Ready summary looks at, most
+// important first. DataValidated counts only when validation is on: a
+// migration that does not validate cannot be held to it.
+func readyConditions(pm *paymentsv1alpha1.PaymentMigration) []string {
+	order := []string{
+		paymentsv1alpha1.ConditionStackReady,
+		paymentsv1alpha1.ConditionPreflightPassed,
+		paymentsv1alpha1.ConditionReplicationRunning,
+		paymentsv1alpha1.ConditionLagWithinThreshold,
+	}
+	if v := pm.Spec.Replication.Validation; v == nil || *v {
+		order = append(order, paymentsv1alpha1.ConditionDataValidated)
+	}
+	return append(order, paymentsv1alpha1.ConditionTargetHealthy)
 }
 
 // Rendered is a synthesized template.

@@ -97,7 +97,7 @@ func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
 // patch summarises Ready, stamps observedGeneration and writes the status if it
 // changed. A merge patch without resourceVersion never conflicts with spec edits.
 func (s *statusWriter) patch(ctx context.Context) error {
-	conditions.Summarize(&s.pm.Status.Conditions, s.pm.Generation, readyOrder)
+	conditions.Summarize(&s.pm.Status.Conditions, s.pm.Generation, readyConditions(s.pm))
 	s.pm.Status.ObservedGeneration = s.pm.Generation
 	if apiequality.Semantic.DeepEqual(s.base.Status, s.pm.Status) {
 		return nil

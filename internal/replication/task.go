@@ -125,6 +125,10 @@ func DecideTask(in TaskInputs) TaskDecision {
 			return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task stays stopped"}
 		case strings.Contains(t.StopReason, "FULL_LOAD_ONLY_FINISHED"):
 			return TaskDecision{Reason: "FullLoadFinished", Message: "the full-load-only task finished"}
+		case strings.Contains(t.StopReason, "FATAL_ERROR"):
+			// Resuming after a fatal error fails the same way, in a loop: a human
+			// must look at the task's logs first.
+			return TaskDecision{Failed: true, Reason: "TaskFailed", Message: "DMS task stopped on a fatal error: " + t.StopReason + "; " + orUnknown(t.LastFailureMessage)}
 		case !started && !in.PreflightPassed:
 			return TaskDecision{Reason: "WaitingForPreflight", Message: "the task starts once every preflight check passes"}
 		case !started:

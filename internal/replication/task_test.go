@@ -264,6 +264,20 @@ func TestDecideTask_AFullLoadOnlyTaskThatFinishedIsNeitherResumedNorRestarted(t 
 	}
 }
 
+func TestDecideTask_AStopOnAFatalErrorFailsInsteadOfResumingInALoop(t *testing.T) {
+	for _, in := range allCombinations(StatusStopped, func(t *Task) {
+		t.StopReason, t.LastFailureMessage = "Stop Reason FATAL_ERROR", "Error executing source loop"
+	}) {
+		if in.Paused {
+			continue // a paused task stays stopped whatever the reason
+		}
+		got := DecideTask(in)
+		if got.Action != NoAction || !got.Failed || !strings.Contains(got.Message, "Error executing source loop") {
+			t.Errorf("%s: %+v, want a failure carrying DMS's message and no action", describeInputs(in), got)
+		}
+	}
+}
+
 func TestDecideTask_AStoppedTaskWithoutStopReasonSaysNoReasonGivenWhenResumed(t *testing.T) {
 	got := DecideTask(TaskInputs{Task: Task{Status: StatusStopped, EverStarted: true}})
 	if got.Action != ResumeProcessing || !strings.Contains(got.Message, "no reason given") {

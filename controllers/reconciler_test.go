@@ -24,3 +24,21 @@ func TestEffectiveRegion(t *testing.T) {
 		})
 	}
 }
+
+func TestReadyIgnoresDataValidatedWhenValidationIsOff(t *testing.T) {
+	off, on := false, true
+	for _, tc := range []struct {
+		validation *bool
+		want       bool
+	}{{nil, true}, {&on, true}, {&off, false}} {
+		pm := &paymentsv1alpha1.PaymentMigration{}
+		pm.Spec.Replication.Validation = tc.validation
+		got := false
+		for _, c := range readyConditions(pm) {
+			got = got || c == paymentsv1alpha1.ConditionDataValidated
+		}
+		if got != tc.want {
+			t.Errorf("validation %v: DataValidated in the Ready summary = %v, want %v", tc.validation, got, tc.want)
+		}
+	}
+}
