@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/aws/smithy-go/traits"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
@@ -32,6 +33,10 @@ type Options struct {
 	// S3PathStyle addresses buckets as https://endpoint/bucket, which emulators
 	// and S3-compatible endpoints need; AWS itself uses virtual hosts.
 	S3PathStyle bool
+	// APIOptions are added to every client's middleware stack, e.g. the API
+	// call counters of awsmetrics: instrumenting the configuration reaches
+	// every client built from it.
+	APIOptions []func(*middleware.Stack) error
 }
 
 // Provider loads one aws.Config per region and caches it: loading reads files
@@ -62,6 +67,7 @@ func (p *Provider) Config(ctx context.Context, region string) (aws.Config, error
 	defer cancel()
 	cfg, err := config.LoadDefaultConfig(loadCtx,
 		config.WithRegion(region),
+		config.WithAPIOptions(p.opts.APIOptions),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				if p.opts.MaxAttempts > 0 {

@@ -3,9 +3,15 @@ package awscfg
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // isolate points the SDK at test credentials and endpoint only: no shared
@@ -166,4 +172,34 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func TestAPIOptionsReachEveryClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	isolate(t, srv.URL)
+	var seen atomic.Int32
+	count := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("count",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				seen.Add(1)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
+	p := NewProvider(Options{MaxAttempts: 1, APIOptions: []func(*middleware.Stack) error{count}})
+	for _, region := range []string{"eu-west-1", "us-east-1"} {
+		cfg, err := p.Config(context.Background(), region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cloudwatch.NewFromConfig(cfg, CloudWatchJSON).ListMetrics(context.Background(), &cloudwatch.ListMetricsInput{}); err != nil {
+			t.Fatalf("ListMetrics in %s: %v", region, err)
+		}
+	}
+	if got := seen.Load(); got != 2 {
+		t.Errorf("the API option ran in %d calls, want 2", got)
+	}
 }
