@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/buckets"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
 	"github.com/tapstack/payment-migration-operator/internal/dmstask"
+	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
 )
 
 // Set holds the clients of one region.
@@ -23,6 +27,9 @@ type Set struct {
 	Stacks  *cfnstack.Client
 	Tasks   *dmstask.Client
 	Buckets *buckets.Emptier
+	// Replication is shared by every migration of the region, which is what
+	// lets it batch their task and latency reads.
+	Replication *replicationaws.Client
 }
 
 // Factory hands out one Set per region.
@@ -50,14 +57,20 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 		timeout = awscfg.DefaultCallTimeout
 	}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = f.Provider.S3PathStyle() })
+	dmsc := dms.NewFromConfig(cfg)
 	set := &Set{
 		Stacks: &cfnstack.Client{
 			API:         cloudformation.NewFromConfig(cfg),
 			CallTimeout: timeout,
 			Stager:      &cfnstack.BucketStager{S3: s3c, STS: sts.NewFromConfig(cfg), Region: region, CallTimeout: timeout},
 		},
-		Tasks:   &dmstask.Client{API: dms.NewFromConfig(cfg), CallTimeout: timeout},
+		Tasks:   &dmstask.Client{API: dmsc, CallTimeout: timeout},
 		Buckets: &buckets.Emptier{API: s3c, CallTimeout: 2 * timeout},
+		Replication: replicationaws.New(dmsc,
+			cloudwatch.NewFromConfig(cfg, awscfg.CloudWatchJSON),
+			rds.NewFromConfig(cfg),
+			iam.NewFromConfig(cfg),
+			timeout),
 	}
 	if f.sets == nil {
 		f.sets = map[string]*Set{}
