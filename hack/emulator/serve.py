@@ -77,7 +77,11 @@ def main() -> None:
             stop()
 
         threading.Thread(target=watch_stdin, daemon=True).start()
-    server.serve_forever()
+    stop_background = tapstack_moto.start_background()
+    try:
+        server.serve_forever()
+    finally:
+        stop_background()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 _installed = False
 
 
@@ -44,3 +46,11 @@ def install() -> list[str]:
 
 def _subclasses(cls: type) -> list[type]:
     return [c for c in cls.__subclasses__() if getattr(c, "CFN_TYPE", "")]
+
+
+def start_background() -> Callable[[], None]:
+    """Start what AWS does on its own between requests (today: DMS publishing its
+    CloudWatch metrics) in daemon threads; the returned function stops them."""
+    from . import dms
+
+    return dms.start_publisher()

@@ -17,17 +17,41 @@ moto's task and instance ``to_dict`` emit ISO strings (InstanceCreateTime,
 ReplicationTaskCreationDate, the ReplicationTaskStats dates), which the AWS SDKs
 refuse ("unexpected string value for float"), so DescribeReplicationInstances /
 DescribeReplicationTasks failed outright. Both now emit epoch seconds.
+
+Gap: moto's replication tasks skip "starting" and "stopping", accept any start
+type in any state and report fixed statistics; DescribeTableStatistics does not
+exist; TestConnection crashes on a retest and every test succeeds; no task
+publishes CloudWatch metrics. See "Replication" below for what AWS does and this
+module now does, and the /_tapstack/dms/* controls for what tests decide.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+import fnmatch
+import json
+import os
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
-from moto.dms.exceptions import InvalidResourceStateFault
-from moto.dms.models import FakeReplicationInstance, FakeReplicationTask, dms_backends
+from moto.core.utils import utcnow
+from moto.dms.exceptions import (
+    InvalidResourceStateFault,
+    ResourceNotFoundFault,
+    ValidationError,
+)
+from moto.dms.models import (
+    DatabaseMigrationServiceBackend,
+    FakeReplicationInstance,
+    FakeReplicationTask,
+    dms_backends,
+)
+from moto.dms.responses import DatabaseMigrationServiceResponse
 
+from . import control
 from ._base import Resource, resource_id, tags_as_list
 
 
@@ -75,7 +99,8 @@ def _epoch_to_dict(original: Any) -> Any:
 
 
 FakeReplicationInstance.to_dict = _epoch_to_dict(FakeReplicationInstance.to_dict)  # type: ignore[method-assign]
-FakeReplicationTask.to_dict = _epoch_to_dict(FakeReplicationTask.to_dict)  # type: ignore[method-assign]
+# The task's to_dict is wrapped below, once the lifecycle has replaced moto's.
+_moto_task_to_dict = FakeReplicationTask.to_dict
 
 
 def _backend(account_id: str, region_name: str) -> Any:
@@ -368,3 +393,623 @@ class ReplicationTask(Resource, CloudFormationModel):
             if prop in props:
                 setattr(task, attr, props[prop])
         return True
+
+
+# --- Replication: task lifecycle, table statistics, connections, metrics ------
+#
+# Gap: moto's tasks jump from start straight to "running" and from stop to
+# "stopped", accept any start type in any state, report fixed statistics
+# (100 %, one table), have no DescribeTableStatistics at all, and publish no
+# CloudWatch metrics. Here, as in AWS:
+# - StartReplicationTask (start-replication | resume-processing | reload-target)
+#   on a ready, stopped or failed task -> "starting", then "running" after
+#   SETTINGS["transitionSeconds"]; StopReplicationTask on a running task ->
+#   "stopping", then "stopped" with "Stop Reason NORMAL"; anything else is an
+#   InvalidResourceStateFault. ReplicationTaskStartDate is the first start.
+# - the full load of the tables the selection rules include (a wildcard counts
+#   as two tables) takes SETTINGS["fullLoadSeconds"] of running time; the
+#   statistics (percent, tables loaded/loading/queued/errored, dates, elapsed
+#   time) and DescribeTableStatistics follow it; a full-load task stops with
+#   "Stop Reason FULL_LOAD_ONLY_FINISHED".
+# - a running task publishes CDCLatencySource/CDCLatencyTarget (AWS/DMS, by
+#   ReplicationInstanceIdentifier and ReplicationTaskIdentifier) through
+#   CloudWatch's PutMetricData every SETTINGS["metricPeriodSeconds"].
+#
+# Gap: moto's TestConnection fails with a server error when the pair was tested
+# before, its DescribeConnections applies only the last filter and never pages,
+# and a test succeeds on the next describe whatever happens. Here a test is
+# "testing" for SETTINGS["connectionTestSeconds"], then "successful", or
+# "failed" with the LastFailureMessage a test set through the control API.
+#
+# Tests steer what AWS decides through /_tapstack/dms/* (see the routes below).
+
+
+def _env_seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+SETTINGS: dict[str, float] = {
+    "transitionSeconds": _env_seconds("TAPSTACK_DMS_TRANSITION_SECONDS", 1.0),
+    "fullLoadSeconds": _env_seconds("TAPSTACK_DMS_FULL_LOAD_SECONDS", 3.0),
+    "connectionTestSeconds": _env_seconds("TAPSTACK_DMS_CONNECTION_TEST_SECONDS", 1.0),
+    "metricPeriodSeconds": _env_seconds("TAPSTACK_DMS_METRIC_PERIOD_SECONDS", 1.0),
+}
+# DMS loads up to MaxFullLoadSubTasks tables at once; 8 by default.
+_PARALLEL_LOADS = 8
+_DEFAULT_ROWS = 1000
+_DEFAULT_LATENCY = (2.0, 3.0)
+_START_TYPES = ("start-replication", "resume-processing", "reload-target")
+_STARTABLE = ("ready", "stopped", "failed")
+
+# One lock for the emulation state: request threads and the metric publisher.
+_lock = threading.RLock()
+
+
+class _Run:
+    """What the emulation keeps about a task beyond moto's object."""
+
+    def __init__(self) -> None:
+        self.pending: tuple[str, datetime] | None = None  # (status, at)
+        self.running_since: datetime | None = None
+        self.loaded_seconds = 0.0  # full-load time run so far
+        self.elapsed_ms = 0.0  # running time before running_since
+        self.full_load_seconds: float | None = None
+        self.fail_with: str | None = None
+        self.latency = _DEFAULT_LATENCY
+        self.tables: list[tuple[str, str]] | None = None
+        self.table_overrides: dict[tuple[str, str], dict[str, Any]] = {}
+        self.stop_reason = ""
+        self.failure = ""
+        self.fresh_start: datetime | None = None
+        self.started: datetime | None = None
+        self.stopped: datetime | None = None
+        self.load_started: datetime | None = None
+        self.load_finished: datetime | None = None
+
+
+def _run(task: Any) -> _Run:
+    run = getattr(task, "_tapstack_run", None)
+    if run is None:
+        run = task._tapstack_run = _Run()
+    return run
+
+
+def _full_load_seconds(task: Any) -> float:
+    if task.migration_type == "cdc":
+        return 0.0
+    run = _run(task)
+    return SETTINGS["fullLoadSeconds"] if run.full_load_seconds is None else run.full_load_seconds
+
+
+def _loaded_seconds(task: Any, now: datetime) -> float:
+    run = _run(task)
+    extra = (now - run.running_since).total_seconds() if run.running_since else 0.0
+    return run.loaded_seconds + extra
+
+
+def _leave_running(task: Any, now: datetime) -> None:
+    run = _run(task)
+    if run.running_since is not None:
+        ran = (now - run.running_since).total_seconds()
+        run.loaded_seconds += ran
+        run.elapsed_ms += ran * 1000
+        run.running_since = None
+
+
+def _advance(task: Any, now: datetime | None = None) -> None:
+    """Move a task along its timed transitions up to now."""
+    now = now or utcnow()
+    run = _run(task)
+    with _lock:
+        if task.status == "creating" and now - task.creation_date >= timedelta(
+            seconds=SETTINGS["transitionSeconds"]
+        ):
+            task.status = "ready"
+        if run.pending and now >= run.pending[1]:
+            status, at = run.pending
+            run.pending = None
+            task.status = status
+            if status == "running":
+                run.running_since = at
+                if run.load_started is None:
+                    run.load_started = at
+            elif status == "stopped":
+                run.stopped = at
+                task.stop_date = at
+        if task.status != "running":
+            return
+        if run.fail_with is not None:
+            _leave_running(task, now)
+            task.status = "failed"
+            run.failure, run.fail_with = run.fail_with, None
+            run.stop_reason = "Stop Reason FATAL_ERROR"
+            run.stopped = task.stop_date = now
+            return
+        full = _full_load_seconds(task)
+        if run.load_finished is None and _loaded_seconds(task, now) >= full:
+            finished = run.running_since + timedelta(seconds=max(0.0, full - run.loaded_seconds))
+            run.load_finished = finished
+            if task.migration_type == "full-load":
+                _leave_running(task, finished)
+                task.status = "stopped"
+                run.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED"
+                run.stopped = task.stop_date = finished
+
+
+def _start(self: Any, kind: str = "start-replication") -> Any:
+    with _lock:
+        _advance(self)
+        if kind not in _START_TYPES:
+            raise ValidationError(f"Invalid StartReplicationTaskType: {kind}")
+        if self.status not in _STARTABLE:
+            raise InvalidResourceStateFault(
+                f"Replication task {self.arn} cannot be started in its current state: {self.status}"
+            )
+        run = _run(self)
+        if kind != "start-replication" and self.start_date is None:
+            raise InvalidResourceStateFault(
+                f"Replication task {self.arn} was never started: {kind} is only valid "
+                "for a task that has run before; use start-replication"
+            )
+        now = utcnow()
+        if kind != "resume-processing":
+            run.loaded_seconds = 0.0
+            run.load_started = run.load_finished = None
+            run.fresh_start = now
+        if self.start_date is None:
+            self.start_date = now
+        run.started = now
+        run.stop_reason = ""
+        self.status = "starting"
+        run.pending = ("running", now + timedelta(seconds=SETTINGS["transitionSeconds"]))
+        return self
+
+
+def _stop(self: Any) -> Any:
+    with _lock:
+        _advance(self)
+        if self.status != "running":
+            raise InvalidResourceStateFault(
+                f"Replication task {self.arn} is not running (status: {self.status})"
+            )
+        now = utcnow()
+        _leave_running(self, now)
+        _run(self).stop_reason = "Stop Reason NORMAL"
+        self.status = "stopping"
+        _run(self).pending = ("stopped", now + timedelta(seconds=SETTINGS["transitionSeconds"]))
+        return self
+
+
+def _parse_tables(task: Any) -> list[tuple[str, str]]:
+    """The tables the task's selection rules include; a wildcard makes two."""
+    try:
+        rules = json.loads(task.table_mappings or "{}").get("rules", [])
+    except (TypeError, ValueError):
+        rules = []
+    tables: list[tuple[str, str]] = []
+    excluded: list[tuple[str, str]] = []
+    for rule in rules:
+        if rule.get("rule-type") != "selection":
+            continue
+        loc = rule.get("object-locator", {})
+        schema = loc.get("schema-name", "%")
+        table = loc.get("table-name", "%")
+        if rule.get("rule-action") == "exclude":
+            excluded.append((schema.replace("%", "*"), table.replace("%", "*")))
+            continue
+        schema = "public" if "%" in schema else schema
+        names = [table.replace("%", s, 1).replace("%", "") for s in ("01", "02")] if "%" in table else [table]
+        for name in names:
+            if (schema, name) not in tables:
+                tables.append((schema, name))
+    return [
+        t for t in tables
+        if not any(fnmatch.fnmatchcase(t[0], s) and fnmatch.fnmatchcase(t[1], n) for s, n in excluded)
+    ]
+
+
+def _tables(task: Any) -> list[tuple[str, str]]:
+    run = _run(task)
+    tables = list(run.tables if run.tables is not None else _parse_tables(task))
+    for key in run.table_overrides:
+        if key not in tables:
+            tables.append(key)
+    return tables
+
+
+def _validation_enabled(task: Any) -> bool:
+    try:
+        settings = json.loads(task.replication_task_settings or "{}")
+    except (TypeError, ValueError):
+        return False
+    return bool((settings.get("ValidationSettings") or {}).get("EnableValidation"))
+
+
+def _progress(task: Any, now: datetime) -> tuple[float, int, int, int, int]:
+    """(fraction loaded, tables loaded, loading, queued, errored)."""
+    run = _run(task)
+    n = len(_tables(task))
+    if _never_started(task):
+        return 0.0, 0, 0, 0, 0
+    full = _full_load_seconds(task)
+    frac = 1.0 if full <= 0 else min(1.0, _loaded_seconds(task, now) / full)
+    loaded = n if frac >= 1.0 else int(frac * n)
+    busy = min(_PARALLEL_LOADS, n - loaded)
+    loading = busy if task.status in ("running", "starting", "stopping") else 0
+    errored = busy if task.status == "failed" and run.failure else 0
+    return frac, loaded, loading, n - loaded - loading - errored, errored
+
+
+def _never_started(task: Any) -> bool:
+    return task.start_date is None
+
+
+def _task_to_dict(self: Any) -> dict[str, Any]:
+    with _lock:
+        now = utcnow()
+        _advance(self, now)
+        run = _run(self)
+        data = _moto_task_to_dict(self)
+        frac, loaded, loading, queued, errored = _progress(self, now)
+        elapsed = run.elapsed_ms
+        if run.running_since is not None:
+            elapsed += (now - run.running_since).total_seconds() * 1000
+        data["ReplicationTaskStats"] = {
+            "FullLoadProgressPercent": int(frac * 100),
+            "ElapsedTimeMillis": int(elapsed),
+            "TablesLoaded": loaded,
+            "TablesLoading": loading,
+            "TablesQueued": queued,
+            "TablesErrored": errored,
+            "FreshStartDate": run.fresh_start,
+            "StartDate": run.started,
+            "StopDate": run.stopped,
+            "FullLoadStartDate": run.load_started,
+            "FullLoadFinishDate": run.load_finished,
+        }
+        data["ReplicationTaskStats"] = {
+            k: v for k, v in data["ReplicationTaskStats"].items() if v is not None
+        }
+        if not data.get("ReplicationTaskStartDate"):
+            data.pop("ReplicationTaskStartDate", None)
+        if run.stop_reason and self.status in ("stopped", "failed"):
+            data["StopReason"] = run.stop_reason
+        if run.failure:
+            data["LastFailureMessage"] = run.failure
+        return data
+
+
+FakeReplicationTask.start = _start  # type: ignore[method-assign]
+FakeReplicationTask.stop = _stop  # type: ignore[method-assign]
+FakeReplicationTask.to_dict = _epoch_to_dict(_task_to_dict)  # type: ignore[method-assign]
+
+
+def _start_replication_task_response(self: Any) -> str:
+    arn = self._get_param("ReplicationTaskArn")
+    task = self.dms_backend.replication_tasks.get(arn)
+    if task is None:
+        raise ResourceNotFoundFault("Replication task could not be found.")
+    task.start(self._get_param("StartReplicationTaskType") or "start-replication")
+    return json.dumps({"ReplicationTask": task.to_dict()})
+
+
+DatabaseMigrationServiceResponse.start_replication_task = _start_replication_task_response  # type: ignore[method-assign]
+
+
+# --- DescribeTableStatistics ---------------------------------------------------
+
+def _table_statistics(task: Any) -> list[dict[str, Any]]:
+    with _lock:
+        now = utcnow()
+        _advance(task, now)
+        if _never_started(task):
+            return []
+        run = _run(task)
+        frac, loaded, loading, _, errored = _progress(task, now)
+        validating = _validation_enabled(task)
+        n = len(_tables(task))
+        out = []
+        for i, (schema, table) in enumerate(_tables(task)):
+            o = run.table_overrides.get((schema, table), {})
+            rows = int(o.get("rows", _DEFAULT_ROWS))
+            if i < loaded:
+                state, done = "Table completed", rows
+            elif i < loaded + loading:
+                # Rows of the tables in flight follow the overall progress.
+                part = (frac * n - loaded) / max(1, loading) if n else 0
+                state, done = "Full load", int(rows * min(1.0, max(0.0, part)))
+            elif i < loaded + loading + errored:
+                state, done = "Table error", 0
+            else:
+                state, done = "Before load", 0
+            if not validating:
+                vstate, pending = "Not enabled", 0
+            elif state == "Table completed":
+                vstate, pending = "Validated", 0
+            elif state == "Before load":
+                vstate, pending = "Pending validation", 0
+            else:
+                vstate, pending = "Pending records", done
+            stats = {
+                "SchemaName": schema,
+                "TableName": table,
+                "Inserts": 0,
+                "Deletes": 0,
+                "Updates": 0,
+                "Ddls": 0,
+                "AppliedInserts": 0,
+                "AppliedDeletes": 0,
+                "AppliedUpdates": 0,
+                "AppliedDdls": 0,
+                "FullLoadRows": done,
+                "FullLoadCondtnlChkFailedRows": 0,
+                "FullLoadErrorRows": 0,
+                "FullLoadReloaded": False,
+                "LastUpdateTime": _epoch_seconds(now),
+                "TableState": o.get("tableState", state),
+                "ValidationPendingRecords": int(o.get("pending", pending)),
+                "ValidationFailedRecords": int(o.get("failed", 0)),
+                "ValidationSuspendedRecords": int(o.get("suspended", 0)),
+                "ValidationState": o.get("validationState", vstate),
+                "ValidationStateDetails": "",
+            }
+            if run.load_started and state != "Before load":
+                stats["FullLoadStartTime"] = _epoch_seconds(run.load_started)
+            if run.load_finished and state == "Table completed":
+                stats["FullLoadEndTime"] = _epoch_seconds(run.load_finished)
+            out.append(stats)
+        return out
+
+
+_TABLE_FILTERS = {"schema-name": "SchemaName", "table-name": "TableName", "table-state": "TableState"}
+
+
+def _page(items: list[Any], max_records: Any, marker: Any) -> tuple[list[Any], str | None]:
+    size = int(max_records or 100)
+    if not 20 <= size <= 500 and max_records is not None:
+        raise ValidationError("MaxRecords must be between 20 and 500")
+    start = int(marker or 0)
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def _describe_table_statistics(self: Any) -> str:
+    arn = self._get_param("ReplicationTaskArn")
+    task = self.dms_backend.replication_tasks.get(arn)
+    if task is None:
+        raise ResourceNotFoundFault("Replication task could not be found.")
+    stats = _table_statistics(task)
+    for f in self._get_param("Filters") or []:
+        key = _TABLE_FILTERS.get(f.get("Name"))
+        if key is None:
+            raise ValidationError(f"Invalid filter name: {f.get('Name')}")
+        stats = [s for s in stats if s[key] in f.get("Values", [])]
+    page, marker = _page(stats, self._get_param("MaxRecords"), self._get_param("Marker"))
+    out: dict[str, Any] = {"ReplicationTaskArn": arn, "TableStatistics": page}
+    if marker:
+        out["Marker"] = marker
+    return json.dumps(out)
+
+
+DatabaseMigrationServiceResponse.describe_table_statistics = _describe_table_statistics  # type: ignore[attr-defined]
+
+
+# --- Connections ----------------------------------------------------------------
+
+# Outcome of the connection tests of an endpoint: (status, LastFailureMessage).
+_connection_outcomes: dict[str, tuple[str, str]] = {}
+
+
+class _Connection:
+    def __init__(self, instance: Any, endpoint: Any) -> None:
+        self.replication_instance_arn = instance.arn
+        self.replication_instance_identifier = instance.id
+        self.endpoint_arn = endpoint.endpoint_arn
+        self.endpoint_identifier = endpoint.endpoint_identifier
+        self.kms_key_id = getattr(endpoint, "kms_key_id", None)
+        self.restart()
+
+    def restart(self) -> None:
+        self._status, self.message = "testing", ""
+        self.done_at = utcnow() + timedelta(seconds=SETTINGS["connectionTestSeconds"])
+
+    @property
+    def status(self) -> str:
+        with _lock:
+            if self._status == "testing" and utcnow() >= self.done_at:
+                self._status, self.message = _connection_outcomes.get(
+                    self.endpoint_arn, ("successful", "")
+                )
+            return self._status
+
+    def advance(self) -> None:  # moto's describe calls it
+        _ = self.status
+
+    def to_dict(self) -> dict[str, Any]:
+        status = self.status
+        out = {
+            "ReplicationInstanceArn": self.replication_instance_arn,
+            "EndpointArn": self.endpoint_arn,
+            "Status": status,
+            "LastFailureMessage": self.message,
+            "EndpointIdentifier": self.endpoint_identifier,
+            "ReplicationInstanceIdentifier": self.replication_instance_identifier,
+        }
+        if self.kms_key_id:
+            out["KmsKeyId"] = self.kms_key_id
+        return out
+
+
+def _test_connection(self: Any, replication_instance_arn: str, endpoint_arn: str) -> Any:
+    instance = self.replication_instances.get(replication_instance_arn)
+    if instance is None:
+        raise ResourceNotFoundFault("Replication instance could not be found.")
+    endpoint = next((e for e in self.endpoints.values() if e.endpoint_arn == endpoint_arn), None)
+    if endpoint is None:
+        raise ResourceNotFoundFault("Endpoint could not be found.")
+    if instance.status != "available":
+        raise InvalidResourceStateFault(
+            f"Replication instance {instance.id} is not available (status: {instance.status})"
+        )
+    with _lock:
+        for conn in self.connections:
+            if conn.replication_instance_arn == instance.arn and conn.endpoint_arn == endpoint_arn:
+                if not isinstance(conn, _Connection):
+                    self.connections.remove(conn)
+                    break
+                conn.restart()
+                return conn
+        conn = _Connection(instance, endpoint)
+        self.connections.append(conn)
+        return conn
+
+
+def _describe_connections(self: Any, filters: list[dict[str, Any]], max_records: Any, marker: Any) -> list[Any]:
+    attrs = {"endpoint-arn": "endpoint_arn", "replication-instance-arn": "replication_instance_arn"}
+    connections = list(self.connections)
+    for f in filters:
+        attr = attrs.get(f.get("Name"))
+        if attr is None:
+            raise ValidationError(f"Invalid filter name: {f.get('Name')}")
+        connections = [c for c in connections if getattr(c, attr) in f.get("Values", [])]
+    return connections
+
+
+def _describe_connections_response(self: Any) -> str:
+    data = json.loads(self.body or "{}")
+    connections = self.dms_backend.describe_connections(
+        filters=data.get("Filters", []), max_records=None, marker=None
+    )
+    page, marker = _page(connections, data.get("MaxRecords"), data.get("Marker"))
+    out: dict[str, Any] = {"Connections": [c.to_dict() for c in page]}
+    if marker:
+        out["Marker"] = marker
+    return json.dumps(out)
+
+
+DatabaseMigrationServiceBackend.test_connection = _test_connection  # type: ignore[method-assign]
+DatabaseMigrationServiceBackend.describe_connections = _describe_connections  # type: ignore[method-assign]
+DatabaseMigrationServiceResponse.describe_connections = _describe_connections_response  # type: ignore[method-assign]
+
+
+# --- CDC latency metrics ---------------------------------------------------------
+
+def _tasks() -> list[tuple[Any, Any]]:
+    """(backend, task) for every task of every account and region."""
+    out = []
+    for account in list(dms_backends.keys()):
+        for region, backend in list(dms_backends[account].items()):
+            for task in list(backend.replication_tasks.values()):
+                out.append((backend, task))
+    return out
+
+
+def publish_metrics() -> int:
+    """Publish the CDC latency of every running task, as DMS does; returns how many."""
+    count = 0
+    for backend, task in _tasks():
+        with _lock:
+            _advance(task)
+            if task.status != "running":
+                continue
+            instance = backend.replication_instances.get(task.replication_instance_arn)
+            if instance is None:
+                continue
+            source, target = _run(task).latency
+        dimensions = [
+            {"Name": "ReplicationInstanceIdentifier", "Value": instance.id},
+            {"Name": "ReplicationTaskIdentifier", "Value": task.arn.rsplit(":", 1)[-1]},
+        ]
+        cloudwatch_backends[backend.account_id][backend.region_name].put_metric_data(
+            "AWS/DMS",
+            [
+                {"MetricName": "CDCLatencySource", "Value": source, "Unit": "Seconds", "Dimensions": dimensions},
+                {"MetricName": "CDCLatencyTarget", "Value": target, "Unit": "Seconds", "Dimensions": dimensions},
+            ],
+        )
+        count += 1
+    return count
+
+
+def start_publisher() -> Callable[[], None]:
+    """Publish metrics in a daemon thread until the returned function is called."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(SETTINGS["metricPeriodSeconds"]):
+            try:
+                publish_metrics()
+            except Exception as err:  # keep publishing; say why one round failed
+                print(f"DMS metric publisher: {err!r}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=loop, name="dms-metrics", daemon=True).start()
+    return stop.set
+
+
+# --- Control API -------------------------------------------------------------------
+
+def _task(arn: str) -> Any:
+    parts = (arn or "").split(":")
+    if len(parts) < 7:
+        raise ValueError(f"not a task ARN: {arn!r}")
+    task = dms_backends[parts[4]][parts[3]].replication_tasks.get(arn)
+    if task is None:
+        raise KeyError(f"no replication task {arn}")
+    return task
+
+
+@control.route("POST", "dms/task")
+def _control_task(body: dict[str, Any]) -> Any:
+    """{taskArn, failWith?, fullLoadSeconds?, latencySource?, latencyTarget?, tables?}"""
+    task = _task(body.get("taskArn", ""))
+    with _lock:
+        run = _run(task)
+        if "fullLoadSeconds" in body:
+            run.full_load_seconds = float(body["fullLoadSeconds"])
+        if "latencySource" in body or "latencyTarget" in body:
+            run.latency = (
+                float(body.get("latencySource", run.latency[0])),
+                float(body.get("latencyTarget", run.latency[1])),
+            )
+        if "tables" in body:
+            run.tables = [tuple(t.split(".", 1)) if "." in t else ("public", t) for t in body["tables"]]
+        if body.get("failWith"):
+            run.fail_with = body["failWith"]
+        _advance(task)
+        return task.to_dict()
+
+
+@control.route("POST", "dms/table-statistics")
+def _control_table_statistics(body: dict[str, Any]) -> Any:
+    """{taskArn, tables: [{schema, table, validationState?, failed?, pending?, suspended?, tableState?, rows?}]}"""
+    task = _task(body.get("taskArn", ""))
+    keys = {"validationState", "failed", "pending", "suspended", "tableState", "rows"}
+    with _lock:
+        run = _run(task)
+        for t in body.get("tables", []):
+            key = (t.get("schema") or "public", t["table"])
+            run.table_overrides.setdefault(key, {}).update({k: v for k, v in t.items() if k in keys})
+    return {"TableStatistics": _table_statistics(task)}
+
+
+@control.route("POST", "dms/connection")
+def _control_connection(body: dict[str, Any]) -> Any:
+    """{endpointArn, status: successful|failed, message?}: outcome of its next tests."""
+    arn = body["endpointArn"]
+    status = body.get("status", "successful")
+    if status not in ("successful", "failed"):
+        raise ValueError(f"status {status!r}: want successful or failed")
+    with _lock:
+        _connection_outcomes[arn] = (status, body.get("message", "") if status == "failed" else "")
+    return {"endpointArn": arn, "status": status}
+
+
+@control.route("POST", "dms/settings")
+def _control_settings(body: dict[str, Any]) -> Any:
+    """Timing of the emulation: any of SETTINGS' keys, in seconds."""
+    with _lock:
+        for k, v in body.items():
+            if k not in SETTINGS:
+                raise KeyError(f"unknown setting {k!r}; known: {sorted(SETTINGS)}")
+            SETTINGS[k] = float(v)
+        return dict(SETTINGS)
