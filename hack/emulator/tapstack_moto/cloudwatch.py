@@ -4,13 +4,22 @@ Gap: moto's CloudFormation skips Alarm, so the DMS-lag, DB-CPU, ECS and ALB
 alarms never exist (DescribeAlarms is empty) and GetAtt Arn breaks the stack.
 This model calls moto's PutMetricAlarm; Ref returns the alarm name, GetAtt Arn
 the ARN.
+
+Gap: moto's GetMetricData cuts the periods from StartTime as given, so the
+timestamps of its datapoints move with every read (a read at 12:07:31 returns a
+12:06:31 datapoint, one at 12:07:45 a 12:06:45 one) and a reader that counts
+distinct datapoints counts one per read. CloudWatch rounds StartTime down (to
+the minute for a period that is a multiple of 60, the case for every metric read
+here): the same datapoint keeps its timestamp.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from moto.cloudwatch.models import (
+    CloudWatchBackend,
     Dimension,
     Metric,
     MetricDataQuery,
@@ -113,3 +122,16 @@ class Alarm(Resource, CloudFormationModel):
         # PutMetricAlarm on an existing name overwrites it, as in AWS.
         self._create(self.name, props, self.account_id, self.region_name)
         return True
+
+
+_original_get_metric_data = CloudWatchBackend.get_metric_data
+
+
+def _get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: datetime, end_time: datetime, *args: Any, **kwargs: Any) -> Any:
+    periods = [int(q["MetricStat"].get("Period") or 0) for q in queries if "MetricStat" in q]
+    if periods and all(p and p % 60 == 0 for p in periods):
+        start_time = start_time.replace(second=0, microsecond=0)
+    return _original_get_metric_data(self, queries, start_time, end_time, *args, **kwargs)
+
+
+CloudWatchBackend.get_metric_data = _get_metric_data  # type: ignore[method-assign]
