@@ -45,8 +45,10 @@ type flight[K comparable] struct {
 	err   error
 }
 
-// get returns the value of key, fetching it (with every other remembered key)
-// when it is missing or older than maxAge.
+// get returns the value of key. A stale key is fetched with every other
+// remembered key, which keeps the region on one refresh per MaxAge; a key never
+// fetched (or invalidated) is fetched with the other such keys only, so a new
+// migration, or a task just started, does not refresh the whole region.
 func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge time.Duration, fetch fetchFunc[K, V]) (V, error) {
 	b.mu.Lock()
 	if b.asked == nil {
@@ -54,13 +56,14 @@ func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge ti
 	}
 	b.asked[key] = now
 	for {
-		if e, ok := b.entries[key]; ok && now.Sub(e.at) < maxAge {
+		e, cached := b.entries[key]
+		if cached && now.Sub(e.at) < maxAge {
 			b.mu.Unlock()
 			return e.value, nil
 		}
 		f := b.flight
 		if f == nil {
-			f = b.start(ctx, now, fetch)
+			f = b.start(ctx, now, cached, fetch)
 		}
 		b.mu.Unlock()
 		select {
@@ -88,16 +91,19 @@ func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge ti
 	}
 }
 
-// start launches a fetch of every remembered key. The fetch runs detached from
-// the cancellation of the caller that happened to start it, because other
-// callers wait for it too; each API call still has its own timeout.
-func (b *batcher[K, V]) start(ctx context.Context, now time.Time, fetch fetchFunc[K, V]) *flight[K] {
+// start launches a fetch of every remembered key, or of those with no entry.
+// The fetch runs detached from the cancellation of the caller that happened to
+// start it, because other callers wait for it too; each API call still has its
+// own timeout.
+func (b *batcher[K, V]) start(ctx context.Context, now time.Time, all bool, fetch fetchFunc[K, V]) *flight[K] {
 	b.forget(now)
-	f := &flight[K]{keys: make(map[K]bool, len(b.asked)), at: now, epoch: b.epoch, done: make(chan struct{})}
-	keys := make([]K, 0, len(b.asked))
+	f := &flight[K]{keys: map[K]bool{}, at: now, epoch: b.epoch, done: make(chan struct{})}
+	var keys []K
 	for k := range b.asked {
-		f.keys[k] = true
-		keys = append(keys, k)
+		if _, cached := b.entries[k]; all || !cached {
+			f.keys[k] = true
+			keys = append(keys, k)
+		}
 	}
 	b.flight = f
 	fetchCtx := context.WithoutCancel(ctx)

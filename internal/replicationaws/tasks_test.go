@@ -133,6 +133,39 @@ func TestTaskReadsAreBatched(t *testing.T) {
 	}
 }
 
+func TestANewTaskIsReadAlone(t *testing.T) {
+	f := newFake(t)
+	withTasks(f, 11)
+	c, clk := newClockedClient(f)
+	ctx := context.Background()
+	for i := range 10 {
+		if _, err := c.Task(ctx, arnOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(10 * time.Second)
+	if _, err := c.Task(ctx, arnOf(10)); err != nil {
+		t.Fatal(err)
+	}
+	// The ten others are fresh: re-reading them would cost pages for nothing
+	// and split the region's refreshes in two cohorts no sooner.
+	if last := f.taskFilters[len(f.taskFilters)-1]; len(last) != 1 || last[0] != arnOf(10) {
+		t.Errorf("reading a new task filtered on %v, want it alone", last)
+	}
+	clk.Advance(10 * time.Second)
+	for i := range 11 {
+		if _, err := c.Task(ctx, arnOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last := f.taskFilters[len(f.taskFilters)-1]; len(last) != 11 {
+		t.Errorf("the refresh after MaxAge filtered on %d tasks, want all 11", len(last))
+	}
+	if got := f.count("DescribeReplicationTasks"); got != 12 {
+		t.Errorf("%d calls, want 12: one per new task, then one for all", got)
+	}
+}
+
 func TestTaskReadsAreChunkedAndPaginated(t *testing.T) {
 	f := newFake(t)
 	withTasks(f, 250)
