@@ -106,6 +106,24 @@ func (f *fakeAWS) count(op string) int {
 	return f.calls[op]
 }
 
+func (f *fakeAWS) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		n += c
+	}
+	return n
+}
+
+// reset forgets the calls counted and the requests recorded so far.
+func (f *fakeAWS) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = map[string]int{}
+	f.taskFilters, f.metricQueries, f.connFilters = nil, nil, nil
+}
+
 // page cuts items into the page the marker (an offset) points at.
 func page[T any](items []T, marker *string, size int) ([]T, *string) {
 	start, _ := strconv.Atoi(aws.ToString(marker))
