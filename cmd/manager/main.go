@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/smithy-go/middleware"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -20,6 +21,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/controllers"
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/awsclients"
+	"github.com/tapstack/payment-migration-operator/internal/awsmetrics"
 )
 
 func main() {
@@ -71,8 +73,13 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
+	apiMetrics := awsmetrics.New(metrics.Registry)
 	factory := &awsclients.Factory{
-		Provider:    awscfg.NewProvider(awscfg.Options{MaxAttempts: awsAttempts, S3PathStyle: s3PathStyle}),
+		Provider: awscfg.NewProvider(awscfg.Options{
+			MaxAttempts: awsAttempts,
+			S3PathStyle: s3PathStyle,
+			APIOptions:  []func(*middleware.Stack) error{apiMetrics.Middleware()},
+		}),
 		CallTimeout: callTimeout,
 	}
 	if err := (&controllers.PaymentMigrationReconciler{

@@ -114,7 +114,8 @@ func run(m *testing.M) int {
 		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
 		AWS:           controllers.AWSFromFactory(factory),
 		Synthesize:    controllers.SynthesizeTapStack,
-		Timing:        controllers.Timing{Fast: 500 * time.Millisecond, Slow: 30 * time.Second, MaxCreateAttempts: 2},
+		Timing: controllers.Timing{Fast: 500 * time.Millisecond, Slow: 30 * time.Second, FullLoad: time.Second,
+			Replicating: time.Second, Validation: 2 * time.Second, MaxCreateAttempts: 2},
 		DefaultRegion: region,
 	}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "registering controller:", err)
