@@ -10,7 +10,9 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 )
 
-func taskARN(suffix string) string { return "arn:aws:dms:us-east-1:123456789012:task:TapStack" + suffix }
+func taskARN(suffix string) string {
+	return "arn:aws:dms:us-east-1:123456789012:task:TapStack" + suffix
+}
 
 func phaseIs(p paymentsv1alpha1.Phase) func(*paymentsv1alpha1.PaymentMigration) bool {
 	return func(pm *paymentsv1alpha1.PaymentMigration) bool { return pm.Status.Phase == p }
@@ -150,7 +152,9 @@ func TestValidationFailuresAreReported(t *testing.T) {
 
 func TestPendingRebootIsReportedAndRebootedOnlyWhenAllowed(t *testing.T) {
 	cloud.dms.setPreflight(func(o *replication.PreflightObservation) { o.ParameterApplyStatus = "pending-reboot" })
-	t.Cleanup(func() { cloud.dms.setPreflight(func(o *replication.PreflightObservation) { o.ParameterApplyStatus = "in-sync" }) })
+	t.Cleanup(func() {
+		cloud.dms.setPreflight(func(o *replication.PreflightObservation) { o.ParameterApplyStatus = "in-sync" })
+	})
 	key := create(t, newMigration("reboot", "reboot", "us-east-1"))
 	pm := waitFor(t, key, "RebootRequired", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionPreflightPassed).Reason == "RebootRequired"

@@ -66,10 +66,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	if err := (&controllers.PaymentMigrationReconciler{
-		Client:        mgr.GetClient(),
-		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
-		AWS:           cloud.factory(),
-		Synthesize:    controllers.SynthesizeTapStack,
+		Client:     mgr.GetClient(),
+		Recorder:   mgr.GetEventRecorder("payment-migration-operator"),
+		AWS:        cloud.factory(),
+		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, FullLoad: 50 * time.Millisecond,
 			Replicating: 50 * time.Millisecond, Validation: 0, MaxCreateAttempts: 3},
 		DefaultRegion: defaultRegion,

@@ -110,10 +110,10 @@ func run(m *testing.M) int {
 	}
 	factory := &awsclients.Factory{Provider: awscfg.NewProvider(awscfg.Options{S3PathStyle: true})}
 	if err := (&controllers.PaymentMigrationReconciler{
-		Client:        mgr.GetClient(),
-		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
-		AWS:           controllers.AWSFromFactory(factory),
-		Synthesize:    controllers.SynthesizeTapStack,
+		Client:     mgr.GetClient(),
+		Recorder:   mgr.GetEventRecorder("payment-migration-operator"),
+		AWS:        controllers.AWSFromFactory(factory),
+		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 500 * time.Millisecond, Slow: 30 * time.Second, FullLoad: time.Second,
 			Replicating: time.Second, Validation: 2 * time.Second, MaxCreateAttempts: 2},
 		DefaultRegion: region,
