@@ -1,8 +1,19 @@
 """A small control API next to the AWS endpoint, under /_tapstack/.
 
-Tests use it for what AWS itself decides and no AWS API can set (today: a
-readiness probe; the place for DMS task progress, table statistics and Route 53
-health-check results). Everything else goes through the real AWS APIs.
+Tests use it for what AWS itself decides and no AWS API can set. Everything
+else goes through the real AWS APIs. Routes (JSON in, JSON out; registered by
+the service modules):
+
+    GET  health                      readiness probe
+    POST dms/task                    {taskArn, failWith?, fullLoadSeconds?,
+                                      latencySource?, latencyTarget?, tables?}
+    POST dms/table-statistics        {taskArn, tables: [{schema, table,
+                                      validationState?, failed?, pending?,
+                                      suspended?, tableState?, rows?}]}
+    POST dms/connection              {endpointArn, status, message?}
+    POST dms/settings                {transitionSeconds?, fullLoadSeconds?,
+                                      connectionTestSeconds?, metricPeriodSeconds?}
+    POST rds/parameter-apply-status  {dbInstanceIdentifier, status, region?}
 """
 
 from __future__ import annotations

@@ -460,6 +460,7 @@ class _Run:
         self.table_overrides: dict[tuple[str, str], dict[str, Any]] = {}
         self.stop_reason = ""
         self.failure = ""
+        self.reloaded = False  # the last fresh start was reload-target
         self.fresh_start: datetime | None = None
         self.started: datetime | None = None
         self.stopped: datetime | None = None
@@ -556,6 +557,7 @@ def _start(self: Any, kind: str = "start-replication") -> Any:
             run.loaded_seconds = 0.0
             run.load_started = run.load_finished = None
             run.fresh_start = now
+            run.reloaded = kind == "reload-target"
         if self.start_date is None:
             self.start_date = now
         run.started = now
@@ -744,7 +746,7 @@ def _table_statistics(task: Any) -> list[dict[str, Any]]:
                 "FullLoadRows": done,
                 "FullLoadCondtnlChkFailedRows": 0,
                 "FullLoadErrorRows": 0,
-                "FullLoadReloaded": False,
+                "FullLoadReloaded": run.reloaded,
                 "LastUpdateTime": _epoch_seconds(now),
                 "TableState": o.get("tableState", state),
                 "ValidationPendingRecords": int(o.get("pending", pending)),
