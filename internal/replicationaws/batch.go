@@ -23,12 +23,16 @@ type batcher[K comparable, V any] struct {
 	mu      sync.Mutex
 	asked   map[K]time.Time
 	entries map[K]entry[V]
-	flight  *flight[K]
+	flight  *flight[K, V]
 	// epoch counts invalidations; dirty records the epoch at which a key was
 	// invalidated, so a fetch that started before it cannot store the state
 	// from before a StartTask or StopTask as fresh.
 	epoch uint64
 	dirty map[K]uint64
+	// volatile values are handed to the callers of the fetch that read them but
+	// not cached: a task that is starting or stopping must be read again on its
+	// next sample, not served as "starting" for MaxAge.
+	volatile func(V) bool
 }
 
 type entry[V any] struct {
@@ -37,12 +41,14 @@ type entry[V any] struct {
 }
 
 // flight is one fetch in progress, shared by every caller that needs it.
-type flight[K comparable] struct {
+type flight[K comparable, V any] struct {
 	keys  map[K]bool
 	at    time.Time
 	epoch uint64
 	done  chan struct{}
 	err   error
+	// fresh holds what this fetch read of keys not invalidated meanwhile.
+	fresh map[K]V
 }
 
 // get returns the value of key. A stale key is fetched with every other
@@ -78,9 +84,9 @@ func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge ti
 			// includes it.
 			continue
 		}
-		if e, ok := b.entries[key]; ok && !e.at.Before(f.at) {
+		if v, ok := f.fresh[key]; ok && b.dirty[key] <= f.epoch {
 			b.mu.Unlock()
-			return e.value, nil
+			return v, nil
 		}
 		if f.err != nil {
 			b.mu.Unlock()
@@ -95,9 +101,9 @@ func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge ti
 // The fetch runs detached from the cancellation of the caller that happened to
 // start it, because other callers wait for it too; each API call still has its
 // own timeout.
-func (b *batcher[K, V]) start(ctx context.Context, now time.Time, all bool, fetch fetchFunc[K, V]) *flight[K] {
+func (b *batcher[K, V]) start(ctx context.Context, now time.Time, all bool, fetch fetchFunc[K, V]) *flight[K, V] {
 	b.forget(now)
-	f := &flight[K]{keys: map[K]bool{}, at: now, epoch: b.epoch, done: make(chan struct{})}
+	f := &flight[K, V]{keys: map[K]bool{}, at: now, epoch: b.epoch, done: make(chan struct{}), fresh: map[K]V{}}
 	var keys []K
 	for k := range b.asked {
 		if _, cached := b.entries[k]; all || !cached {
@@ -116,6 +122,11 @@ func (b *batcher[K, V]) start(ctx context.Context, now time.Time, all bool, fetc
 				continue
 			}
 			delete(b.dirty, k)
+			f.fresh[k] = v
+			if b.volatile != nil && b.volatile(v) {
+				delete(b.entries, k)
+				continue
+			}
 			b.entries[k] = entry[V]{value: v, at: now}
 		}
 		f.err = err

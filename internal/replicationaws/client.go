@@ -70,7 +70,9 @@ type Client struct {
 
 // New returns a Client over the SDK clients of one region.
 func New(dmsAPI DMSAPI, cw CloudWatchAPI, rdsAPI RDSAPI, iamAPI IAMAPI, callTimeout time.Duration) *Client {
-	return &Client{DMS: dmsAPI, CloudWatch: cw, RDS: rdsAPI, IAM: iamAPI, CallTimeout: callTimeout}
+	c := &Client{DMS: dmsAPI, CloudWatch: cw, RDS: rdsAPI, IAM: iamAPI, CallTimeout: callTimeout}
+	c.tasks.volatile = inTransition
+	return c
 }
 
 func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -34,6 +34,18 @@ func (c *Client) Task(ctx context.Context, arn string) (replication.Task, error)
 	return t, nil
 }
 
+// inTransition reports task statuses that change within seconds; caching them
+// would hold a starting task as "starting" for MaxAge and skip the phases
+// after it.
+func inTransition(t replication.Task) bool {
+	switch t.Status {
+	case replication.StatusStarting, replication.StatusStopping, replication.StatusCreating,
+		replication.StatusModifying, replication.StatusTesting, replication.StatusMoving, replication.StatusDeleting:
+		return true
+	}
+	return false
+}
+
 // describeTasks reads the tasks with these ARNs; a task DMS does not know maps
 // to a Task with no status.
 func (c *Client) describeTasks(ctx context.Context, arns []string) (map[string]replication.Task, error) {

@@ -446,7 +446,35 @@ func TestInvalidationDuringARefreshIsNotOverwritten(t *testing.T) {
 	if task.Status != "stopping" {
 		t.Errorf("Task after StopTask = %q, want stopping", task.Status)
 	}
-	if got := f.count("DescribeReplicationTasks"); got != 2 {
-		t.Errorf("%d DescribeReplicationTasks calls, want 2 (the stale read, then one after the stop)", got)
+	// The stale read, one after the stop, and one more for the last Task:
+	// "stopping" is a transition and is never served from the cache.
+	if got := f.count("DescribeReplicationTasks"); got != 3 {
+		t.Errorf("%d DescribeReplicationTasks calls, want 3", got)
+	}
+}
+
+// A task in a transition changes within seconds: serving it from the cache for
+// MaxAge would hide "running" behind "starting" and skip the full-load phase.
+func TestTasksInTransitionAreReadAgainButSettledOnesAreCached(t *testing.T) {
+	for _, tc := range []struct {
+		status    string
+		wantCalls int
+	}{
+		{"starting", 2}, {"stopping", 2}, {"modifying", 2}, {"creating", 2},
+		{"running", 1}, {"stopped", 1}, {"ready", 1}, {"failed", 1},
+	} {
+		t.Run(tc.status, func(t *testing.T) {
+			f := newFake(t)
+			f.tasks[arnOf(0)] = dmstypes.ReplicationTask{ReplicationTaskArn: aws.String(arnOf(0)), Status: aws.String(tc.status)}
+			c, _ := newClockedClient(f)
+			for range 2 {
+				if _, err := c.Task(context.Background(), arnOf(0)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := f.count("DescribeReplicationTasks"); got != tc.wantCalls {
+				t.Errorf("%d DescribeReplicationTasks calls for two reads of a %s task, want %d", got, tc.status, tc.wantCalls)
+			}
+		})
 	}
 }
