@@ -127,11 +127,11 @@ func TestCreationGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestRolledBackUpdateIsReportedNotHidden(t *testing.T) {
 	key := create(t, newMigration("rollback", "rollback", "us-east-1"))
-	pm := waitFor(t, key, "StackReady", stackReady)
+	waitFor(t, key, "StackReady", stackReady)
 	cloud.script("TapStackrollback", &scripted{onUpdate: true, times: 1,
 		resource: "PaymentService (AWS::ECS::Service)", reason: "Service did not stabilize"})
 	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Service.DesiredCount = 3 })
-	pm = waitFor(t, key, "UpdateRolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+	pm := waitFor(t, key, "UpdateRolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionStackReady).Reason == "UpdateRolledBack"
 	})
 	c := condition(pm, paymentsv1alpha1.ConditionStackReady)

@@ -9,17 +9,21 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
+	dmstypes "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/test/emulator"
 )
 
 const (
@@ -50,8 +54,43 @@ func TestTapStackLifecycle(t *testing.T) {
 		if len(st.Outputs) < 33 {
 			t.Errorf("%d outputs in status, want every output (33+)", len(st.Outputs))
 		}
-		if pm.Status.Phase != paymentsv1alpha1.PhasePreflight || condStatus(pm, paymentsv1alpha1.ConditionReady) != metav1.ConditionTrue {
-			t.Errorf("phase %s, Ready %s", pm.Status.Phase, condStatus(pm, paymentsv1alpha1.ConditionReady))
+	}) {
+		t.FailNow()
+	}
+
+	// CloudWatch datapoints are per minute, so N consecutive samples take N
+	// minutes; a rehearsal asks for one.
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1 })
+	taskARN := pm.Status.Stack.Outputs["DMSTaskArn"]
+
+	if !t.Run("PreflightFullLoadAndReplicating", func(t *testing.T) {
+		pm = waitFor(t, key, stackTimout, "Replicating and Ready", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condStatus(pm, paymentsv1alpha1.ConditionReady) == metav1.ConditionTrue
+		})
+		seen := map[paymentsv1alpha1.Phase]bool{}
+		for _, h := range pm.Status.History {
+			seen[h.Phase] = true
+		}
+		for _, p := range []paymentsv1alpha1.Phase{paymentsv1alpha1.PhaseProvisioning, paymentsv1alpha1.PhasePreflight, paymentsv1alpha1.PhaseFullLoad, paymentsv1alpha1.PhaseReplicating} {
+			if !seen[p] {
+				t.Errorf("history never shows %s: %+v", p, pm.Status.History)
+			}
+		}
+		pre := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionPreflightPassed)
+		for _, line := range []string{"rds.logical_replication=1 applied", "dms-vpc-role, dms-cloudwatch-logs-role trust DMS", "replication instance: available", "source endpoint connection: successful", "target endpoint connection: successful"} {
+			if !strings.Contains(pre.Message, line) {
+				t.Errorf("PreflightPassed does not say %q:\n%s", line, pre.Message)
+			}
+		}
+		r := pm.Status.Replication
+		if r.TaskARN != taskARN || r.TaskStatus != "running" || r.FullLoadPercent != 100 || r.TablesLoaded == 0 || r.StartedAt == nil {
+			t.Errorf("status.replication = %+v", r)
+		}
+		if r.CDCLatencyTargetSeconds == nil || *r.CDCLatencyTargetSeconds != 3 || r.SampleTime == nil {
+			t.Errorf("lag not read from CloudWatch: %+v", r)
+		}
+		if r.ValidationState != "Validated" || condStatus(pm, paymentsv1alpha1.ConditionDataValidated) != metav1.ConditionTrue {
+			t.Errorf("validation %q, DataValidated %s", r.ValidationState, condStatus(pm, paymentsv1alpha1.ConditionDataValidated))
 		}
 	}) {
 		t.FailNow()
@@ -68,10 +107,62 @@ func TestTapStackLifecycle(t *testing.T) {
 		if strings.Join(header, " ") != strings.Join(want, " ") {
 			t.Errorf("columns %v, want %v", header, want)
 		}
-		// REPLICATION, LAG and TARGET% are empty until DMS runs, so the row has
-		// fewer fields than the header.
-		if len(row) < 5 || row[0] != key.Name || row[1] != "Preflight" || row[2] != "CREATE_COMPLETE" || row[3] != "True" {
+		// TARGET% is empty until the cutover, so the row has one field less.
+		// The stack is UPDATE_COMPLETE: the gate change above updated its runbook.
+		if got := strings.Join(row[:min(len(row), 6)], " "); got != key.Name+" Replicating UPDATE_COMPLETE running 3 True" {
 			t.Errorf("row %v", row)
+		}
+	})
+
+	t.Run("LagBreachFlipsTheCondition", func(t *testing.T) {
+		if err := emu.SetTaskLag(callCtx(t), taskARN, 4, 120); err != nil {
+			t.Fatal(err)
+		}
+		pm := waitFor(t, key, time.Minute, "LagAboveThreshold", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			return meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionLagWithinThreshold).Reason == "LagAboveThreshold"
+		})
+		if c := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionLagWithinThreshold); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "target 120s") {
+			t.Errorf("LagWithinThreshold = %+v", c)
+		}
+		if condStatus(pm, paymentsv1alpha1.ConditionReady) != metav1.ConditionFalse {
+			t.Error("Ready stays True through a lag breach")
+		}
+		if err := emu.SetTaskLag(callCtx(t), taskARN, 2, 3); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ValidationMismatchIsReported", func(t *testing.T) {
+		if err := emu.SetTableStatistics(callCtx(t), taskARN, emulator.TableStatistics{Table: "refunds", ValidationState: "Mismatched records", Failed: 3}); err != nil {
+			t.Fatal(err)
+		}
+		pm := waitFor(t, key, time.Minute, "MismatchedRecords", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			c := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionDataValidated)
+			return c != nil && c.Reason == "MismatchedRecords"
+		})
+		c := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionDataValidated)
+		if c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "public.refunds: Mismatched records") || pm.Status.Replication.ValidationFailedRecords != 3 {
+			t.Errorf("DataValidated = %+v, failed records %d", c, pm.Status.Replication.ValidationFailedRecords)
+		}
+		if err := emu.SetTableStatistics(callCtx(t), taskARN, emulator.TableStatistics{Table: "refunds", ValidationState: "Validated"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("PauseStopsAndUnpauseResumesWithoutReload", func(t *testing.T) {
+		mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Replication.Paused = true })
+		waitFor(t, key, time.Minute, "the task stopped", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			return pm.Status.Replication.TaskStatus == "stopped"
+		})
+		mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Replication.Paused = false })
+		waitFor(t, key, time.Minute, "the task running again", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+			return pm.Status.Replication.TaskStatus == "running" && condStatus(pm, paymentsv1alpha1.ConditionReplicationRunning) == metav1.ConditionTrue
+		})
+		// A start-replication would have reloaded the target: the full load
+		// would start over. Resumed, it stays complete.
+		task := describeTask(t, taskARN)
+		if task.ReplicationTaskStats == nil || task.ReplicationTaskStats.FullLoadProgressPercent != 100 {
+			t.Errorf("full load restarted after the resume: %+v", task.ReplicationTaskStats)
 		}
 	})
 
@@ -83,13 +174,9 @@ func TestTapStackLifecycle(t *testing.T) {
 	})
 
 	t.Run("TagChangeRunsAChangeSet", func(t *testing.T) {
-		pm := get(t, key)
-		oldHash := pm.Status.Stack.TemplateHash
-		pm.Spec.Tags["MigrationPhase"] = "rehearsal"
-		if err := k8s.Update(t.Context(), pm); err != nil {
-			t.Fatal(err)
-		}
-		pm = waitFor(t, key, stackTimout, "the update to complete", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		oldHash := get(t, key).Status.Stack.TemplateHash
+		mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Tags["MigrationPhase"] = "rehearsal" })
+		waitFor(t, key, stackTimout, "the update to complete", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 			return pm.Status.ObservedGeneration == pm.Generation && pm.Status.Stack.TemplateHash != oldHash &&
 				pm.Status.Stack.Status == "UPDATE_COMPLETE" && condStatus(pm, paymentsv1alpha1.ConditionStackReady) == metav1.ConditionTrue
 		})
@@ -124,7 +211,8 @@ func TestTapStackLifecycle(t *testing.T) {
 		// Both account-wide roles clash and neither depends on the other, so
 		// CloudFormation may report either first.
 		named := func(msg string) bool {
-			return strings.Contains(msg, "DmsVpcRole (AWS::IAM::Role) failed") || strings.Contains(msg, "DmsCloudWatchLogsRole (AWS::IAM::Role) failed")
+			return (strings.Contains(msg, "DmsVpcRole (AWS::IAM::Role)") || strings.Contains(msg, "DmsCloudWatchLogsRole (AWS::IAM::Role)")) &&
+				strings.Contains(msg, "already exists")
 		}
 		if c.Status != metav1.ConditionFalse || c.Reason != "CreateFailed" || !named(c.Message) {
 			t.Errorf("StackReady = %s/%s %q, want it to name the clashing DMS role", c.Status, c.Reason, c.Message)
@@ -134,12 +222,9 @@ func TestTapStackLifecycle(t *testing.T) {
 		}
 
 		off := false
-		pm.Spec.Replication.CreateServiceRoles = &off
-		if err := k8s.Update(t.Context(), pm); err != nil {
-			t.Fatal(err)
-		}
+		mutate(t, key2, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Replication.CreateServiceRoles = &off })
 		waitFor(t, key2, stackTimout, "the fixed spec to deploy", func(pm *paymentsv1alpha1.PaymentMigration) bool {
-			return condStatus(pm, paymentsv1alpha1.ConditionStackReady) == metav1.ConditionTrue && pm.Status.Phase == paymentsv1alpha1.PhasePreflight
+			return condStatus(pm, paymentsv1alpha1.ConditionStackReady) == metav1.ConditionTrue && pm.Status.Phase != paymentsv1alpha1.PhaseFailed
 		})
 		if err := k8s.Delete(t.Context(), get(t, key2)); err != nil {
 			t.Fatal(err)
@@ -204,6 +289,30 @@ func readSample(t *testing.T) *unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	return obj
+}
+
+// mutate changes the spec as kubectl edit does: read, change, write, again
+// if the operator wrote status in between.
+func mutate(t *testing.T, key client.ObjectKey, change func(*paymentsv1alpha1.PaymentMigration)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pm := get(t, key)
+		change(pm)
+		return k8s.Update(t.Context(), pm)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func describeTask(t *testing.T, arn string) dmstypes.ReplicationTask {
+	t.Helper()
+	out, err := dms.NewFromConfig(awsCfg).DescribeReplicationTasks(callCtx(t), &dms.DescribeReplicationTasksInput{
+		Filters: []dmstypes.Filter{{Name: aws.String("replication-task-arn"), Values: []string{arn}}}})
+	if err != nil || len(out.ReplicationTasks) != 1 {
+		t.Fatalf("describing task %s: %v", arn, err)
+	}
+	return out.ReplicationTasks[0]
 }
 
 func get(t *testing.T, key client.ObjectKey) *paymentsv1alpha1.PaymentMigration {
