@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job, locally: a Kubernetes control plane built from source, the AWS
 # emulator (moto with the project's CloudFormation extensions), the manager, and
-# the sample PaymentMigration, watched with kubectl until its TapStack is ready.
-# Everything it starts is stopped when it ends (or on Ctrl-C).
+# the sample PaymentMigration, watched with kubectl while the operator creates
+# its TapStack and takes it through Preflight, FullLoad and Replicating; then a
+# replication lag breach, and the deletion. Everything it starts is stopped when
+# it ends (or on Ctrl-C).
 #
 # Env: DEMO_TIMEOUT (seconds to wait for the stack, default 180),
 #      DEMO_KEEP=1 (stay up until Ctrl-C to try kubectl yourself),
@@ -11,6 +13,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TIMEOUT=${DEMO_TIMEOUT:-180}
+# control POSTs to the emulator's control API (what DMS decides on its own:
+# how fast it loads, the latency it publishes).
+control() { curl -fsS -X POST -H 'Content-Type: application/json' -d "$2" "$endpoint/_tapstack/$1" >/dev/null; }
+# condition prints one condition of the sample as TYPE=STATUS (REASON): MESSAGE.
+condition() {
+  kubectl get pm payments-pr6185 -o jsonpath="{range .status.conditions[?(@.type==\"$1\")]}{.type}={.status} ({.reason}): {.message}{end}"
+  echo
+}
+# wait_for waits until the jsonpath $1 of the sample prints $2.
+wait_for() {
+  for _ in $(seq 1 $((TIMEOUT * 2))); do
+    [[ $(kubectl get pm payments-pr6185 -o jsonpath="$1") == "$2" ]] && return 0
+    sleep 0.5
+  done
+  echo "demo: $1 never became $2 within ${TIMEOUT}s; the manager said:"
+  tail -n 20 "$work/manager.log"
+  return 1
+}
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -62,7 +82,8 @@ kubectl get crd paymentmigrations.payments.tapstack.io
 
 step "starting the manager (AWS calls go to the emulator through the SDK's standard settings)"
 KUBECONFIG=$work/kubeconfig "$work/manager" --metrics-bind-address=0 --health-probe-bind-address=0 \
-  --s3-path-style --requeue-fast=1s >"$work/manager.log" 2>&1 &
+  --s3-path-style --requeue-fast=1s --sample-full-load=2s --sample-replicating=5s --sample-validation=5s \
+  >"$work/manager.log" 2>&1 &
 pids+=($!)
 
 step "the template the operator will deploy: tapstack synth -f config/samples/payments_v1alpha1_paymentmigration.yaml"
@@ -74,41 +95,45 @@ types = collections.Counter(r["Type"].split("::")[1] for r in t["Resources"].val
 print(f"{len(t['Resources'])} resources, {len(t['Outputs'])} outputs:", ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
 PY
 
-step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml"
-kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml
+# A full load of a few seconds is visible in the watch below; real ones take hours.
+control dms/settings '{"fullLoadSeconds": 8}'
 
-step "kubectl get paymentmigration -w   (until the stack is ready, at most ${TIMEOUT}s)"
+step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml   (with one change, below)"
+# Lag samples are CloudWatch's one-minute datapoints; a rehearsal asks for one
+# sample under the threshold instead of three (three minutes).
+kubectl patch --local -f config/samples/payments_v1alpha1_paymentmigration.yaml --type merge \
+  -p '{"spec":{"cutover":{"gates":{"consecutiveLagSamples":1}}}}' -o yaml | kubectl apply -f -
+
+step "kubectl get paymentmigration -w   (stack, preflight, full load, replication; at most ${TIMEOUT}s)"
 "$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -w &
 watcher=$!
-ready=""
-for _ in $(seq 1 $((TIMEOUT * 2))); do
-  if [[ $(kubectl get pm payments-pr6185 -o jsonpath='{.status.conditions[?(@.type=="StackReady")].status}') == True ]]; then
-    ready=yes
-    break
-  fi
-  sleep 0.5
-done
+wait_for '{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}' "Replicating/True"
+
+step "DMS now reports 95 s of target latency (over the 60 s threshold): LAG jumps and READY drops"
+task_arn=$(kubectl get pm payments-pr6185 -o jsonpath='{.status.stack.outputs.DMSTaskArn}')
+control dms/task "{\"taskArn\": \"$task_arn\", \"latencySource\": 40, \"latencyTarget\": 95}"
+wait_for '{.status.conditions[?(@.type=="LagWithinThreshold")].reason}' "LagAboveThreshold"
 sleep 1
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
-if [[ -z $ready ]]; then
-  echo "demo: the stack was not ready within ${TIMEOUT}s; the manager said:"
-  tail -n 20 "$work/manager.log"
-  exit 1
-fi
 
-step "what the operator wrote back: conditions and a few of the stack's outputs"
-kubectl get pm payments-pr6185 -o jsonpath='{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
-kubectl get pm payments-pr6185 -o jsonpath='{range .status.history[*]}{.time}  {.phase}  {.message}{"\n"}{end}'
-for key in DMSTaskArn SourceDbEndpoint LoadBalancerDnsName Route53Step10PercentCommand; do
-  printf '  %-28s %s\n' "$key" "$(kubectl get pm payments-pr6185 -o jsonpath="{.status.stack.outputs.$key}")"
+step "what the operator wrote back"
+for c in StackReady PreflightPassed ReplicationRunning LagWithinThreshold DataValidated Ready; do condition "$c"; done
+kubectl get pm payments-pr6185 -o jsonpath='{"full load: "}{.status.replication.fullLoadPercent}{"%, tables loaded: "}{.status.replication.tablesLoaded}{", validation: "}{.status.replication.validationState}{"\n"}'
+echo "history:"
+kubectl get pm payments-pr6185 -o jsonpath='{range .status.history[*]}  {.time}  {.phase}  {.message}{"\n"}{end}'
+echo "a few of the stack's outputs:"
+for key in DMSTaskArn SourceDbEndpoint LoadBalancerDnsName DashboardUrl; do
+  printf '  %-22s %s\n' "$key" "$(kubectl get pm payments-pr6185 -o jsonpath="{.status.stack.outputs.$key}")"
 done
 
-step "the stack, as the AWS CLI sees it"
+step "the stack and the task, as the AWS CLI sees them"
 aws --endpoint-url "$endpoint" cloudformation describe-stacks --stack-name TapStackpr6185 \
   --query 'Stacks[0].[StackName,StackStatus]' --output text
 aws --endpoint-url "$endpoint" cloudformation list-stack-resources --stack-name TapStackpr6185 \
   --query 'length(StackResourceSummaries)' --output text | sed 's/^/  resources: /'
+aws --endpoint-url "$endpoint" dms describe-replication-tasks \
+  --query 'ReplicationTasks[0].[ReplicationTaskIdentifier,Status,MigrationType]' --output text
 
 step "bad input is refused by the API server, naming the field"
 kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"cutover":{"steps":[10,50]}}}' || true
@@ -119,12 +144,13 @@ if [[ -n ${DEMO_KEEP:-} ]]; then
   echo "  export KUBECONFIG=$work/kubeconfig AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1"
   echo "  $assets/kubectl get pm -w"
   echo "  $assets/kubectl patch pm payments-pr6185 --type merge -p '{\"spec\":{\"tags\":{\"MigrationPhase\":\"rehearsal\"}}}'   # a change set updates the stack"
-  echo "  $assets/kubectl delete pm payments-pr6185      # empties the buckets, deletes the stack, then the CR"
+  echo "  $assets/kubectl patch pm payments-pr6185 --type merge -p '{\"spec\":{\"replication\":{\"paused\":true}}}'   # stops the DMS task; false resumes it"
+  echo "  $assets/kubectl delete pm payments-pr6185      # stops DMS, empties the buckets, deletes the stack, then the CR"
   wait "${pids[0]}"
   exit 0
 fi
 
-step "kubectl delete pm payments-pr6185   (the operator empties the buckets and deletes the stack first)"
+step "kubectl delete pm payments-pr6185   (the operator stops DMS, empties the buckets and deletes the stack first)"
 kubectl delete pm payments-pr6185 --timeout="${TIMEOUT}s"
 aws --endpoint-url "$endpoint" cloudformation describe-stacks --stack-name TapStackpr6185 2>&1 | tail -n 1 || true
 
