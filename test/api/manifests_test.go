@@ -7,23 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // The install manifests (kubectl apply -k config/default) must be accepted by a
 // real API server: a typo in RBAC or the Deployment would otherwise surface only
 // on a user's cluster.
 func TestInstallManifestsAreAccepted(t *testing.T) {
-	admin, err := env.AddUser(envtest.User{Name: "installer", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubectl, err := admin.Kubectl()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rendered, stderr, err := kubectl.Run("kustomize", filepath.Join("..", "..", "config", "default"))
+	rendered, stderr, err := cp.Kubectl("kustomize", filepath.Join("..", "..", "config", "default"))
 	if err != nil {
 		t.Fatalf("kustomize config/default: %v\n%s", err, readAll(stderr))
 	}
@@ -32,10 +22,10 @@ func TestInstallManifestsAreAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The namespace must exist for a server-side dry run of namespaced objects.
-	if _, stderr, err := kubectl.Run("create", "namespace", "payment-migration-system"); err != nil {
+	if _, stderr, err := cp.Kubectl("create", "namespace", "payment-migration-system"); err != nil {
 		t.Fatalf("creating namespace: %v\n%s", err, readAll(stderr))
 	}
-	out, stderr, err := kubectl.Run("apply", "--dry-run=server", "-f", manifests)
+	out, stderr, err := cp.Kubectl("apply", "--dry-run=server", "-f", manifests)
 	if err != nil {
 		t.Fatalf("install manifests rejected: %v\n%s", err, readAll(stderr))
 	}

@@ -9,26 +9,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/awsclients"
 	"github.com/tapstack/payment-migration-operator/test/emulator"
+	"github.com/tapstack/payment-migration-operator/test/testenv"
 )
 
 const region = "us-east-1"
@@ -45,10 +38,6 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these suites with `make integration`")
-		return 1
-	}
 	ctx := context.Background()
 	var err error
 	emu, err = emulator.Start(ctx)
@@ -69,73 +58,23 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	logFile, err := os.CreateTemp("", "e2e-manager-*.log")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer logFile.Close()
-	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
-
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-
-	admin, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating admin user:", err)
-		return 1
-	}
-	kc, err := admin.Kubectl()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "configuring kubectl:", err)
-		return 1
-	}
-	kubectlRun = kc.Run
-
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = paymentsv1alpha1.AddToScheme(scheme)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating manager:", err)
-		return 1
-	}
 	factory := &awsclients.Factory{Provider: awscfg.NewProvider(awscfg.Options{S3PathStyle: true})}
-	if err := (&controllers.PaymentMigrationReconciler{
-		Client:     mgr.GetClient(),
-		Recorder:   mgr.GetEventRecorder("payment-migration-operator"),
+	env, err := testenv.StartManager(&controllers.PaymentMigrationReconciler{
 		AWS:        controllers.AWSFromFactory(factory),
 		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 500 * time.Millisecond, Slow: 30 * time.Second, FullLoad: time.Second,
 			Replicating: time.Second, Validation: 2 * time.Second, MaxCreateAttempts: 2},
 		DefaultRegion: region,
-	}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, "registering controller:", err)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	mgrCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	k8s = mgr.GetClient()
-	if !mgr.GetCache().WaitForCacheSync(mgrCtx) {
-		fmt.Fprintln(os.Stderr, "cache did not sync")
-		return 1
-	}
+	defer env.Stop()
+	k8s, kubectlRun = env.Manager.GetClient(), env.Kubectl
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "manager log: %s\nemulator log tail:\n%s\n", logFile.Name(), emu.LogTail(40))
+		fmt.Fprintf(os.Stderr, "manager log: %s\nemulator log tail:\n%s\n", env.LogPath, emu.LogTail(40))
 	}
 	return code
 }
