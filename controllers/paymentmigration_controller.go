@@ -277,8 +277,19 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 // afterStackReady hands a migration with a ready stack to the replication step.
 func (r *PaymentMigrationReconciler) afterStackReady(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, stackPace time.Duration) (ctrl.Result, error) {
 	// The stack is the first step; the phases after it belong to replication.
-	if pm.Status.Phase == "" || pm.Status.Phase == paymentsv1alpha1.PhaseProvisioning || pm.Status.Phase == paymentsv1alpha1.PhaseFailed {
+	// A stack failure is over once the stack is ready; a task failure is not,
+	// and resetting it here would flap Failed -> Preflight -> Failed.
+	taskFailed := false
+	if c := findCondition(pm, paymentsv1alpha1.ConditionReplicationRunning); c != nil && c.Reason == "TaskFailed" {
+		taskFailed = true
+	}
+	switch pm.Status.Phase {
+	case "", paymentsv1alpha1.PhaseProvisioning:
 		st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
+	case paymentsv1alpha1.PhaseFailed:
+		if !taskFailed {
+			st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
+		}
 	}
 	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication)
 	if err != nil {

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -97,6 +98,19 @@ func TestAFailedTaskFailsTheMigrationWithDMSReason(t *testing.T) {
 	ev := waitForEvent(t, "taskfail", "TaskFailed")
 	if ev.Type != "Warning" {
 		t.Errorf("event type %s", ev.Type)
+	}
+	// The failure is not re-announced on every reconcile: the phase stays
+	// Failed instead of flapping through Preflight.
+	time.Sleep(500 * time.Millisecond)
+	pm = waitFor(t, key, "still Failed", phaseIs(paymentsv1alpha1.PhaseFailed))
+	failed := 0
+	for _, h := range pm.Status.History {
+		if h.Phase == paymentsv1alpha1.PhaseFailed {
+			failed++
+		}
+	}
+	if failed != 1 || pm.Status.History[len(pm.Status.History)-1].Phase != paymentsv1alpha1.PhaseFailed {
+		t.Errorf("history records Failed %d times: %+v", failed, pm.Status.History)
 	}
 }
 
