@@ -100,8 +100,14 @@ func TestAFailedTaskFailsTheMigrationWithDMSReason(t *testing.T) {
 		t.Errorf("event type %s", ev.Type)
 	}
 	// The failure is not re-announced on every reconcile: the phase stays
-	// Failed instead of flapping through Preflight.
-	time.Sleep(500 * time.Millisecond)
+	// Failed instead of flapping through Preflight. Annotations wake the
+	// reconciler (a failed migration is otherwise looked at slowly).
+	for i := range 3 {
+		mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) {
+			pm.Annotations = map[string]string{"test/poke": strings.Repeat("x", i+1)}
+		})
+		time.Sleep(200 * time.Millisecond)
+	}
 	pm = waitFor(t, key, "still Failed", phaseIs(paymentsv1alpha1.PhaseFailed))
 	failed := 0
 	for _, h := range pm.Status.History {
