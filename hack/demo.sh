@@ -104,8 +104,8 @@ step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml   
 kubectl patch --local -f config/samples/payments_v1alpha1_paymentmigration.yaml --type merge \
   -p '{"spec":{"cutover":{"gates":{"consecutiveLagSamples":1}}}}' -o yaml | kubectl apply -f -
 
-step "kubectl get paymentmigration -w   (stack, preflight, full load, replication; at most ${TIMEOUT}s)"
-"$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -w &
+step "kubectl get paymentmigration -o wide -w   (stack, preflight, full load, replication; at most ${TIMEOUT}s)"
+"$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -o wide -w &
 watcher=$!
 wait_for '{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}' "Replicating/True"
 

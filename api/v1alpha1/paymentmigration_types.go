@@ -674,6 +674,7 @@ type HistoryEntry struct {
 // +kubebuilder:printcolumn:name="Target%",type=integer,JSONPath=`.status.traffic.targetWeight`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Load%",type=integer,JSONPath=`.status.replication.fullLoadPercent`,priority=1,description="DMS full-load progress (kubectl get -o wide)"
 type PaymentMigration struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -112,6 +112,12 @@ func TestTapStackLifecycle(t *testing.T) {
 		if got := strings.Join(row[:min(len(row), 6)], " "); got != key.Name+" Replicating UPDATE_COMPLETE running 3 True" {
 			t.Errorf("row %v", row)
 		}
+		// -o wide adds the full-load progress.
+		wide := strings.Split(strings.TrimSpace(kubectl(t, "get", "paymentmigration", key.Name, "-n", key.Namespace, "-o", "wide")), "\n")
+		header, row = strings.Fields(wide[0]), strings.Fields(wide[1])
+		if header[len(header)-1] != "LOAD%" || row[len(row)-1] != "100" {
+			t.Errorf("-o wide: %v / %v, want LOAD%% 100 last", header, row)
+		}
 	})
 
 	t.Run("LagBreachFlipsTheCondition", func(t *testing.T) {
