@@ -35,6 +35,7 @@ func run() error {
 
 	env := &envtest.Environment{CRDDirectoryPaths: crdDirs, ErrorIfCRDPathMissing: true}
 	if _, err := env.Start(); err != nil {
+		_ = env.Stop() // Start can fail with etcd and kube-apiserver already running
 		return fmt.Errorf("starting control plane: %w", err)
 	}
 	defer func() { _ = env.Stop() }()

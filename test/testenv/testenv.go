@@ -48,6 +48,9 @@ func StartControlPlane() (*ControlPlane, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start can fail after launching etcd and kube-apiserver (a CRD the
+		// API server refuses): stop them, or they outlive the test binary.
+		_ = env.Stop()
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
 	cp := &ControlPlane{Config: cfg, env: env, Scheme: k8sruntime.NewScheme()}
