@@ -5,45 +5,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/tapstack/payment-migration-operator/internal/awstest"
 )
 
-// isolate points the SDK at test credentials and endpoint only: no shared
-// config or credentials file, no instance metadata, no retry settings from
-// the machine running the tests.
-func isolate(t *testing.T, endpoint string) {
-	t.Helper()
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":                   "AKIATESTONLY00000000",
-		"AWS_SECRET_ACCESS_KEY":               "test-secret-not-real",
-		"AWS_SESSION_TOKEN":                   "",
-		"AWS_ENDPOINT_URL":                    endpoint,
-		"AWS_CONFIG_FILE":                     filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE":         filepath.Join(dir, "credentials"),
-		"AWS_PROFILE":                         "",
-		"AWS_DEFAULT_PROFILE":                 "",
-		"AWS_REGION":                          "",
-		"AWS_DEFAULT_REGION":                  "",
-		"AWS_EC2_METADATA_DISABLED":           "true",
-		"AWS_MAX_ATTEMPTS":                    "",
-		"AWS_RETRY_MODE":                      "",
-		"AWS_ROLE_ARN":                        "",
-		"AWS_WEB_IDENTITY_TOKEN_FILE":         "",
-		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 func TestConfigIsLoadedOncePerRegion(t *testing.T) {
-	isolate(t, "http://emulator-a:5000")
+	awstest.Isolate(t, "http://emulator-a:5000")
 	p := NewProvider(Options{})
 	ctx := context.Background()
 	first, err := p.Config(ctx, "eu-west-1")
@@ -79,7 +52,7 @@ func TestConfigIsLoadedOncePerRegion(t *testing.T) {
 }
 
 func TestConfigIsLoadedOnceUnderConcurrentCalls(t *testing.T) {
-	isolate(t, "")
+	awstest.Isolate(t, "")
 	p := NewProvider(Options{})
 	var wg sync.WaitGroup
 	creds := make([]any, 8)
@@ -113,7 +86,7 @@ func TestConfigTakesEndpointAndCredentialsFromTheEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			isolate(t, tt.endpoint)
+			awstest.Isolate(t, tt.endpoint)
 			cfg, err := NewProvider(Options{}).Config(context.Background(), "eu-central-1")
 			if err != nil {
 				t.Fatal(err)
@@ -144,7 +117,7 @@ func TestRetryerHonoursMaxAttempts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("MaxAttempts_%d", tt.maxAttempts), func(t *testing.T) {
-			isolate(t, "")
+			awstest.Isolate(t, "")
 			cfg, err := NewProvider(Options{MaxAttempts: tt.maxAttempts}).Config(context.Background(), "eu-west-1")
 			if err != nil {
 				t.Fatal(err)
@@ -180,7 +153,7 @@ func TestAPIOptionsReachEveryClient(t *testing.T) {
 		fmt.Fprint(w, `{}`)
 	}))
 	defer srv.Close()
-	isolate(t, srv.URL)
+	awstest.Isolate(t, srv.URL)
 	var seen atomic.Int32
 	count := func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("count",

@@ -5,35 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
+	"github.com/tapstack/payment-migration-operator/internal/awstest"
 )
 
-// isolate points the SDK at test credentials and the given endpoint only.
-func isolate(t *testing.T, endpoint string) {
-	t.Helper()
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "AKIATESTONLY00000000",
-		"AWS_SECRET_ACCESS_KEY":       "test-secret-not-real",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_ENDPOINT_URL":            endpoint,
-		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-		"AWS_PROFILE":                 "",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_ROLE_ARN":                "",
-		"AWS_WEB_IDENTITY_TOKEN_FILE": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 func TestReplicationClientIsSharedPerRegion(t *testing.T) {
-	isolate(t, "http://127.0.0.1:1")
+	awstest.Isolate(t, "http://127.0.0.1:1")
 	f := &Factory{Provider: awscfg.NewProvider(awscfg.Options{})}
 	ctx := context.Background()
 	get := func(region string) *Set {
@@ -68,7 +48,7 @@ func TestReplicationReadsCloudWatchOverJSON(t *testing.T) {
 		fmt.Fprint(w, `{"MetricDataResults":[{"Id":"src0","Timestamps":[1767225600],"Values":[7],"StatusCode":"Complete"}]}`)
 	}))
 	defer srv.Close()
-	isolate(t, srv.URL)
+	awstest.Isolate(t, srv.URL)
 	f := &Factory{Provider: awscfg.NewProvider(awscfg.Options{MaxAttempts: 1})}
 	set, err := f.For(context.Background(), "eu-west-1")
 	if err != nil {
