@@ -264,7 +264,31 @@ type ReplicationSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+
+	// LOBMode is how DMS copies large values (text, bytea, json, jsonb, xml,
+	// arrays). Limited is fast but truncates every value over lobMaxSizeKiB,
+	// so preflight measures the largest value of each such column and refuses
+	// to start when one is larger; Full copies any size, more slowly.
+	// +kubebuilder:default=Limited
+	// +optional
+	LOBMode LOBMode `json:"lobMode,omitempty"`
+
+	// LOBMaxSizeKiB is the limit of the Limited LOB mode (DMS's LobMaxSize).
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=102400
+	// +optional
+	LOBMaxSizeKiB int32 `json:"lobMaxSizeKiB,omitempty"`
 }
+
+// LOBMode is DMS's large-object handling.
+// +kubebuilder:validation:Enum=Limited;Full
+type LOBMode string
+
+const (
+	LOBModeLimited LOBMode = "Limited"
+	LOBModeFull    LOBMode = "Full"
+)
 
 // StorageSpec is the pair of buckets for transaction logs and audit trails.
 // Versioning, encryption, the public access block, TLS-only policies and

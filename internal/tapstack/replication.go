@@ -6,6 +6,7 @@ import (
 
 	"github.com/awslabs/goformation/v7/cloudformation/dms"
 
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 )
 
@@ -158,10 +159,22 @@ type taskSettings struct {
 }
 
 type targetMetadata struct {
-	SupportLobs        bool `json:"SupportLobs"`
-	FullLobMode        bool `json:"FullLobMode"`
-	LimitedSizeLobMode bool `json:"LimitedSizeLobMode"`
-	LobMaxSize         int  `json:"LobMaxSize"`
+	SupportLobs        bool  `json:"SupportLobs"`
+	FullLobMode        bool  `json:"FullLobMode"`
+	LobChunkSize       int32 `json:"LobChunkSize,omitempty"`
+	LimitedSizeLobMode bool  `json:"LimitedSizeLobMode"`
+	LobMaxSize         int32 `json:"LobMaxSize"`
+}
+
+// lobSettings: limited LOB mode truncates values over LobMaxSize (KB), which
+// preflight guards against by measuring the largest value; full LOB mode
+// copies any size in chunks.
+func (b *builder) lobSettings() targetMetadata {
+	r := b.spec.Replication
+	if r.LOBMode == paymentsv1alpha1.LOBModeFull {
+		return targetMetadata{SupportLobs: true, FullLobMode: true, LobChunkSize: 64}
+	}
+	return targetMetadata{SupportLobs: true, LimitedSizeLobMode: true, LobMaxSize: r.LOBMaxSizeKiB}
 }
 
 type fullLoadSettings struct {
@@ -193,9 +206,13 @@ func (b *builder) taskSettings() taskSettings {
 		logs = append(logs, logComponent{ID: c, Severity: "LOGGER_SEVERITY_DEFAULT"})
 	}
 	return taskSettings{
-		TargetMetadata: targetMetadata{SupportLobs: true, LimitedSizeLobMode: true, LobMaxSize: 32},
-		// The target starts empty; DMS creates the selected tables on it.
-		FullLoadSettings:   fullLoadSettings{TargetTablePrepMode: "DROP_AND_CREATE", MaxFullLoadSubTasks: 8},
+		TargetMetadata: b.lobSettings(),
+		// The operator creates the target tables from the source's schema in
+		// preflight (unique keys, defaults, foreign keys, indexes); DMS must
+		// use them as they are. DROP_AND_CREATE would re-create them with the
+		// primary key only, and a payment's idempotency key could then be
+		// stored twice.
+		FullLoadSettings:   fullLoadSettings{TargetTablePrepMode: "DO_NOTHING", MaxFullLoadSubTasks: 8},
 		Logging:            logging{EnableLogging: true, LogComponents: logs},
 		ValidationSettings: validationSettings{EnableValidation: b.validation(), ValidationMode: "ROW_LEVEL", ThreadCount: 5, FailureMaxCount: 10000},
 	}

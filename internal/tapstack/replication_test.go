@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 )
 
@@ -153,4 +154,35 @@ func TestCustomSchemaAndTablesAreSelected(t *testing.T) {
 	}
 	mustEqual(t, "rules", m.Rules, []selectionRule{{RuleType: "selection", RuleID: "1", RuleName: "include-1",
 		ObjectLocator: objectLocator{SchemaName: "billing", TableName: "ledger"}, RuleAction: "include"}})
+}
+
+func taskSettingsOf(t *testing.T, d doc) map[string]any {
+	t.Helper()
+	var settings map[string]any
+	if err := json.Unmarshal([]byte(d.props(t, idDmsTask)["ReplicationTaskSettings"].(string)), &settings); err != nil {
+		t.Fatal(err)
+	}
+	return settings
+}
+
+// The operator creates the target tables in preflight; DROP_AND_CREATE would
+// replace them with primary-key-only copies.
+func TestTaskUsesTheTargetTablesThePreflightCreated(t *testing.T) {
+	mustEqual(t, "TargetTablePrepMode", at(taskSettingsOf(t, sampleDoc(t)), "FullLoadSettings", "TargetTablePrepMode"), "DO_NOTHING")
+}
+
+func TestTaskLOBSettingsFollowTheSpec(t *testing.T) {
+	for _, tc := range []struct {
+		mode v1alpha1.LOBMode
+		kib  int32
+		want map[string]any
+	}{
+		{v1alpha1.LOBModeLimited, 32, map[string]any{"SupportLobs": true, "FullLobMode": false, "LimitedSizeLobMode": true, "LobMaxSize": 32.0}},
+		{v1alpha1.LOBModeLimited, 2048, map[string]any{"SupportLobs": true, "FullLobMode": false, "LimitedSizeLobMode": true, "LobMaxSize": 2048.0}},
+		{v1alpha1.LOBModeFull, 32, map[string]any{"SupportLobs": true, "FullLobMode": true, "LobChunkSize": 64.0, "LimitedSizeLobMode": false, "LobMaxSize": 0.0}},
+	} {
+		spec := sampleSpec(t)
+		spec.Replication.LOBMode, spec.Replication.LOBMaxSizeKiB = tc.mode, tc.kib
+		mustEqual(t, string(tc.mode), at(taskSettingsOf(t, rendered(t, synth(t, spec, sampleRegion))), "TargetMetadata"), tc.want)
+	}
 }

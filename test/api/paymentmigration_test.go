@@ -135,6 +135,8 @@ func TestEveryDefaultMatchesTheSpecification(t *testing.T) {
 		{"replication.validation", deref(s.Replication.Validation), true},
 		{"replication.lagThresholdSeconds", s.Replication.LagThresholdSeconds, int32(60)},
 		{"replication.createServiceRoles", deref(s.Replication.CreateServiceRoles), true},
+		{"replication.lobMode", s.Replication.LOBMode, paymentsv1alpha1.LOBModeLimited},
+		{"replication.lobMaxSizeKiB", s.Replication.LOBMaxSizeKiB, int32(32)},
 		{"replication.paused", s.Replication.Paused, false},
 		{"storage.glacierTransitionDays", s.Storage.GlacierTransitionDays, int32(90)},
 		{"service.image", s.Service.Image, "nginx:latest"},

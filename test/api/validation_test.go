@@ -53,6 +53,8 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 		{"table repeated", set([]any{"payments", "payments"}, "spec", "replication", "tables"), "spec.replication.tables", "must not repeat"},
 		{"table name with quote", set([]any{"payments;drop"}, "spec", "replication", "tables"), "spec.replication.tables[0]", "should match"},
 		{"lag threshold zero", set(int64(0), "spec", "replication", "lagThresholdSeconds"), "spec.replication.lagThresholdSeconds", "greater than or equal to 1"},
+		{"unknown LOB mode", set("Chunked", "spec", "replication", "lobMode"), "spec.replication.lobMode", "Unsupported value"},
+		{"LOB limit zero", set(int64(0), "spec", "replication", "lobMaxSizeKiB"), "spec.replication.lobMaxSizeKiB", "greater than or equal to 1"},
 		{"glacier transition zero", set(int64(0), "spec", "storage", "glacierTransitionDays"), "spec.storage.glacierTransitionDays", "greater than or equal to 1"},
 		{"service port out of range", set(int64(70000), "spec", "service", "port"), "spec.service.port", "less than or equal to 65535"},
 		{"Fargate CPU size unknown", set(int64(300), "spec", "service", "cpu"), "spec.service.cpu", "Unsupported value"},
