@@ -23,6 +23,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/stackplan"
 )
 
@@ -81,6 +82,8 @@ type AWSClients struct {
 	Tasks       TaskStopper
 	Buckets     BucketEmptier
 	Replication ReplicationAWS
+	// SQL runs the operator's SQL on the migration's databases.
+	SQL sqlrunner.Runner
 }
 
 // AWSFactory returns the clients of a region.
@@ -291,7 +294,7 @@ func (r *PaymentMigrationReconciler) afterStackReady(ctx context.Context, pm *pa
 			st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
 		}
 	}
-	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication)
+	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication, aws.SQL)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/replication"
+	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 )
 
 // Stack outputs the replication step reads.
@@ -21,13 +22,15 @@ const (
 	outputSourceEndpoint = "DMSSourceEndpointArn"
 	outputTargetEndpoint = "DMSTargetEndpointArn"
 	outputSourceDB       = "SourceDbInstanceId"
+	outputSourceSecret   = "SourceDbSecretArn"
+	outputTargetSecret   = "TargetDbSecretArn"
 )
 
 // reconcileReplication takes a migration whose stack is ready through
 // Preflight -> FullLoad -> Replicating: it runs the preflight checks, drives the
 // DMS task, and samples progress, lag and validation. It returns how soon to
 // look again, which depends on the phase.
-func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS) (time.Duration, error) {
+func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner) (time.Duration, error) {
 	outputs := pm.Status.Stack.Outputs
 	taskARN := outputs[outputTaskArn]
 	if taskARN == "" {
@@ -38,7 +41,7 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 	repl.TaskARN = taskARN
 	names := naming.New(pm.Spec.EnvironmentSuffix)
 
-	preflightOK, err := r.preflight(ctx, pm, st, rep, names)
+	preflightOK, err := r.preflight(ctx, pm, st, rep, sql, names)
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionPreflightPassed, metav1.ConditionUnknown, "PreflightReadFailed", err.Error())
 		return 0, err
@@ -89,7 +92,7 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 
 // preflight runs the checks until they pass for the current generation; once
 // they have, they are not repeated (the task's own state says the rest).
-func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, names naming.Names) (bool, error) {
+func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner, names naming.Names) (bool, error) {
 	if c := findCondition(pm, paymentsv1alpha1.ConditionPreflightPassed); c != nil && c.Status == metav1.ConditionTrue {
 		return true, nil
 	}
@@ -108,10 +111,22 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 	if err != nil {
 		return false, err
 	}
+	obs.Databases = inspectDatabases(ctx, pm, sql)
 	res := replication.EvaluatePreflight(obs, pm.Spec.Database.AllowRebootForParameterApply)
 	for _, endpoint := range res.TestConnections {
 		if err := rep.TestConnection(ctx, targets.InstanceARN, endpoint); err != nil {
 			return false, err
+		}
+	}
+	if len(res.TargetSchema) > 0 {
+		// One transaction: a failure leaves the target as it was, and the
+		// next preflight plans again from what is there.
+		if err := sql.ApplyDDL(ctx, targetDatabase(pm), res.TargetSchema); err != nil {
+			res.Reason = "TargetSchemaFailed"
+			res.Message += "\nFAIL target schema: creating it failed: " + err.Error()
+		} else {
+			log.FromContext(ctx).Info("created the target schema from the source", "statements", len(res.TargetSchema))
+			st.history(fmt.Sprintf("created the mapped tables on the target from the source's schema (%d statements)", len(res.TargetSchema)))
 		}
 	}
 	if res.RebootSource {
@@ -122,6 +137,40 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 	}
 	st.condition(paymentsv1alpha1.ConditionPreflightPassed, boolStatus(res.Passed), res.Reason, res.Message)
 	return res.Passed, nil
+}
+
+// inspectDatabases reads both databases' catalogs for preflight; a database
+// that cannot be read is an observation (a failed check line), not an error
+// of the reconcile: a security group or a password being fixed is expected.
+func inspectDatabases(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, sql sqlrunner.Runner) *replication.DatabaseObservation {
+	outputs := pm.Status.Stack.Outputs
+	if sql == nil || outputs[outputSourceSecret] == "" || outputs[outputTargetSecret] == "" {
+		return nil
+	}
+	r := pm.Spec.Replication
+	obs := &replication.DatabaseObservation{LOBMode: string(r.LOBMode), LOBMaxSizeKiB: r.LOBMaxSizeKiB}
+	source, err := sql.Inspect(ctx, sourceDatabase(pm), sqlrunner.InspectRequest{
+		Schema: r.Schema, Patterns: r.Tables, MeasureLOBs: r.LOBMode != paymentsv1alpha1.LOBModeFull,
+	})
+	if err != nil {
+		obs.SourceError = err.Error()
+		return obs
+	}
+	target, err := sql.Inspect(ctx, targetDatabase(pm), sqlrunner.InspectRequest{Schema: r.Schema, Tables: source.TableNames()})
+	if err != nil {
+		obs.TargetError = err.Error()
+		return obs
+	}
+	obs.Source, obs.Target = source, target
+	return obs
+}
+
+func sourceDatabase(pm *paymentsv1alpha1.PaymentMigration) sqlrunner.Database {
+	return sqlrunner.Database{Side: string(naming.Source), SecretARN: pm.Status.Stack.Outputs[outputSourceSecret]}
+}
+
+func targetDatabase(pm *paymentsv1alpha1.PaymentMigration) sqlrunner.Database {
+	return sqlrunner.Database{Side: string(naming.Target), SecretARN: pm.Status.Stack.Outputs[outputTargetSecret]}
 }
 
 func (r *PaymentMigrationReconciler) actOnTask(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, arn string, action replication.TaskAction) error {

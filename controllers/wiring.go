@@ -24,6 +24,6 @@ func AWSFromFactory(f *awsclients.Factory) AWSFactory {
 		if err != nil {
 			return AWSClients{}, err
 		}
-		return AWSClients{Stacks: set.Stacks, Tasks: set.Tasks, Buckets: set.Buckets, Replication: set.Replication}, nil
+		return AWSClients{Stacks: set.Stacks, Tasks: set.Tasks, Buckets: set.Buckets, Replication: set.Replication, SQL: set.SQL}, nil
 	}
 }

@@ -38,6 +38,7 @@ func run() error {
 		leaderElect   bool
 		defaultRegion string
 		s3PathStyle   bool
+		dbSSLMode     string
 		awsAttempts   int
 		callTimeout   time.Duration
 		timing        = controllers.DefaultTiming
@@ -46,6 +47,7 @@ func run() error {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the manager reconciles at a time.")
 	flag.StringVar(&defaultRegion, "default-region", envOr("AWS_REGION", "us-east-1"), "AWS region of migrations whose spec names none.")
+	flag.StringVar(&dbSSLMode, "db-sslmode", "require", "sslmode of the operator's sessions on the migration's databases: require (TLS, as RDS's rds.force_ssl demands), verify-ca or verify-full (the RDS CA must be in the system trust store), or disable for local servers without TLS.")
 	flag.BoolVar(&s3PathStyle, "s3-path-style", false, "Address S3 buckets by path (needed by emulators and S3-compatible endpoints).")
 	flag.IntVar(&awsAttempts, "aws-max-attempts", 5, "Attempts per AWS call of the SDK's standard retryer (it backs off on throttling).")
 	flag.DurationVar(&callTimeout, "aws-call-timeout", awscfg.DefaultCallTimeout, "Timeout of one AWS API call.")
@@ -57,6 +59,11 @@ func run() error {
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	switch dbSSLMode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return fmt.Errorf("--db-sslmode %q: want disable, allow, prefer, require, verify-ca or verify-full", dbSSLMode)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
 	scheme := runtime.NewScheme()
@@ -81,6 +88,7 @@ func run() error {
 			APIOptions:  []func(*middleware.Stack) error{apiMetrics.Middleware()},
 		}),
 		CallTimeout: callTimeout,
+		DBSSLMode:   dbSSLMode,
 	}
 	if err := (&controllers.PaymentMigrationReconciler{
 		Client:        mgr.GetClient(),

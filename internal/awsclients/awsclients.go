@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
@@ -20,6 +21,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
 	"github.com/tapstack/payment-migration-operator/internal/dmstask"
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
+	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 )
 
 // Set holds the clients of one region.
@@ -30,12 +32,17 @@ type Set struct {
 	// Replication is shared by every migration of the region, which is what
 	// lets it batch their task and latency reads.
 	Replication *replicationaws.Client
+	// SQL runs the operator's SQL on the migration's databases, with the
+	// credentials from their secrets in this region.
+	SQL *sqlrunner.Direct
 }
 
 // Factory hands out one Set per region.
 type Factory struct {
 	Provider    *awscfg.Provider
 	CallTimeout time.Duration
+	// DBSSLMode is the sslmode of the operator's database sessions.
+	DBSSLMode string
 
 	mu   sync.Mutex
 	sets map[string]*Set
@@ -71,6 +78,7 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 			rds.NewFromConfig(cfg),
 			iam.NewFromConfig(cfg),
 			timeout),
+		SQL: &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
 	}
 	if f.sets == nil {
 		f.sets = map[string]*Set{}

@@ -31,6 +31,9 @@ type PreflightObservation struct {
 	Roles                []RoleCheck
 	InstanceStatus       string // DMS replication instance status
 	Connections          []Connection
+	// Databases is what the SQL runner read of the two databases; nil when
+	// they could not be located.
+	Databases *DatabaseObservation
 }
 
 // PreflightResult is the PreflightPassed condition and what to do about it.
@@ -43,6 +46,9 @@ type PreflightResult struct {
 	// RebootSource asks for a reboot of the source instance to apply the
 	// logical replication parameter (only when the spec allows it).
 	RebootSource bool
+	// TargetSchema is the DDL that creates the mapped tables on the target
+	// from the source's schema, to run in one transaction before DMS starts.
+	TargetSchema []string
 }
 
 type check struct {
@@ -53,7 +59,8 @@ type check struct {
 
 // EvaluatePreflight runs the checks that must hold before DMS may start: logical
 // replication applied on the source, the DMS service roles present with the right
-// trust, the replication instance available, and both endpoints reachable.
+// trust, the replication instance available, both endpoints reachable, and the
+// databases themselves fit for it (see databaseChecks).
 func EvaluatePreflight(obs PreflightObservation, allowReboot bool) PreflightResult {
 	var res PreflightResult
 	checks := []check{
@@ -67,6 +74,7 @@ func EvaluatePreflight(obs PreflightObservation, allowReboot bool) PreflightResu
 	if len(obs.Connections) == 0 {
 		checks = append(checks, check{reason: "EndpointsMissing", line: "FAIL endpoints: the stack has no DMS endpoints"})
 	}
+	checks = append(checks, databaseChecks(obs.Databases, &res)...)
 	var lines []string
 	res.Passed = true
 	for _, c := range checks {

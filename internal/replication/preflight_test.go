@@ -35,6 +35,7 @@ func healthyPreflight() PreflightObservation {
 			{Side: "source", EndpointARN: sourceARN, Status: "successful"},
 			{Side: "target", EndpointARN: targetARN, Status: "successful"},
 		},
+		Databases: healthyDatabases(),
 	}
 }
 
@@ -328,7 +329,13 @@ func TestEvaluatePreflight_ExactlyOneLinePerCheckAndPassedOnlyWhenEveryLineIsOk(
 			mutate(&obs)
 			got := EvaluatePreflight(obs, allowReboot)
 			lines := strings.Split(got.Message, "\n")
-			want := 3 + max(len(obs.Connections), 1) // logical replication, roles, instance, one per endpoint (or one saying there are none)
+			// logical replication, roles, instance, one per endpoint (or one saying
+			// there are none), then the five database checks (or one saying the
+			// databases were not read)
+			want := 3 + max(len(obs.Connections), 1) + 5
+			if obs.Databases == nil {
+				want -= 4
+			}
 			if len(lines) != want {
 				t.Errorf("%s (allowReboot %v): %d lines, want %d:\n%s", name, allowReboot, len(lines), want, got.Message)
 			}

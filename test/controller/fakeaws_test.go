@@ -28,6 +28,7 @@ type fakeCloud struct {
 	// observeErr makes Observe fail (AWS unreachable).
 	observeErr error
 	dms        *fakeDMS
+	sql        *fakeSQL
 }
 
 type fakeStack struct {
@@ -44,12 +45,12 @@ type scripted struct {
 }
 
 func newFakeCloud() *fakeCloud {
-	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS()}
+	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS(), sql: newFakeSQL()}
 }
 
 func (f *fakeCloud) factory() controllers.AWSFactory {
 	return func(context.Context, string) (controllers.AWSClients, error) {
-		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms}, nil
+		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms, SQL: f.sql}, nil
 	}
 }
 
@@ -230,10 +231,12 @@ func (b fakeBuckets) Empty(_ context.Context, bucket string) (int, error) {
 
 func outputsOf(stack string) map[string]string {
 	return map[string]string{
-		"DMSTaskArn":       "arn:aws:dms:us-east-1:123456789012:task:" + stack,
-		"SourceBucketName": "payments-source-" + stack,
-		"TargetBucketName": "payments-target-" + stack,
-		"VpcId":            "vpc-0123",
+		"DMSTaskArn":        "arn:aws:dms:us-east-1:123456789012:task:" + stack,
+		"SourceBucketName":  "payments-source-" + stack,
+		"TargetBucketName":  "payments-target-" + stack,
+		"VpcId":             "vpc-0123",
+		"SourceDbSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-source-" + stack,
+		"TargetDbSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-target-" + stack,
 	}
 }
 

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +203,41 @@ func toStrings(phases []paymentsv1alpha1.Phase) []string {
 		out[i] = string(p)
 	}
 	return out
+}
+
+func TestPreflightCreatesTheTargetSchemaOnceAndChecksTheDatabases(t *testing.T) {
+	sourceSecret := outputsOf("TapStackschema")["SourceDbSecretArn"]
+	targetSecret := outputsOf("TapStackschema")["TargetDbSecretArn"]
+	cloud.sql.failSource(sourceSecret, errors.New("source database 127.0.0.1:5432: connection refused"))
+	key := create(t, newMigration("schema", "schema", "us-east-1"))
+	pm := waitFor(t, key, "the source named unreachable", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionPreflightPassed).Reason == "SourceDatabaseUnreachable"
+	})
+	if c := condition(pm, paymentsv1alpha1.ConditionPreflightPassed); c.Status != metav1.ConditionFalse ||
+		!strings.Contains(c.Message, "FAIL source database: source database 127.0.0.1:5432: connection refused") {
+		t.Errorf("PreflightPassed %+v", c)
+	}
+	if cloud.dms.snapshot(taskARN("schema")).starts != 0 || cloud.sql.appliedTo(targetSecret) != 0 {
+		t.Fatal("the task started or the target changed although the source could not be read")
+	}
+
+	cloud.sql.failSource(sourceSecret, nil)
+	pm = waitFor(t, key, "Replicating", phaseIs(paymentsv1alpha1.PhaseReplicating))
+	if n := cloud.sql.appliedTo(targetSecret); n != 1 {
+		t.Errorf("target schema applied %d times, want once", n)
+	}
+	pre := condition(pm, paymentsv1alpha1.ConditionPreflightPassed)
+	for _, line := range []string{"ok   mapped tables: payments (1 in public)", "ok   target schema: payments as on the source",
+		"ok   LOB sizes: the largest value, in payments.metadata, is 2.0 KiB, within the 32 KiB limit", "ok   source replication: wal_level=logical"} {
+		if !strings.Contains(pre.Message, line) {
+			t.Errorf("PreflightPassed lacks %q:\n%s", line, pre.Message)
+		}
+	}
+	created := false
+	for _, h := range pm.Status.History {
+		created = created || strings.Contains(h.Message, "created the mapped tables on the target from the source's schema")
+	}
+	if !created {
+		t.Errorf("history does not record the target schema: %+v", pm.Status.History)
+	}
 }
