@@ -11,8 +11,10 @@ import (
 // Ready is the summary condition type.
 const Ready = "Ready"
 
-// Set records a condition and reports whether its status, reason or message
-// changed (a transition worth an Event).
+// Set records a condition and reports whether it is a transition: new, or its
+// status or reason changed. A message alone is no transition: the lag and
+// full-load messages carry live figures, and an Event per sample would drown
+// the ones that matter. The message is updated all the same.
 func Set(conds *[]metav1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason, message string) bool {
 	before := meta.FindStatusCondition(*conds, condType)
 	var old metav1.Condition
@@ -26,7 +28,7 @@ func Set(conds *[]metav1.Condition, generation int64, condType string, status me
 		Message:            truncate(message, 32768),
 		ObservedGeneration: generation,
 	})
-	return before == nil || old.Status != status || old.Reason != reason || old.Message != message
+	return before == nil || old.Status != status || old.Reason != reason
 }
 
 // Summarize sets Ready from the other conditions: False with the reason of the

@@ -18,7 +18,16 @@ func TestSetReportsTransitionsOnly(t *testing.T) {
 	if got := meta.FindStatusCondition(conds, "StackReady").ObservedGeneration; got != 2 {
 		t.Errorf("observedGeneration = %d, want it refreshed to 2", got)
 	}
-	if !Set(&conds, 2, "StackReady", metav1.ConditionTrue, "Created", "done") {
+	if Set(&conds, 2, "StackReady", metav1.ConditionFalse, "Creating", "creating: 40 of 85 resources") {
+		t.Error("a new message alone is not a transition")
+	}
+	if got := meta.FindStatusCondition(conds, "StackReady").Message; got != "creating: 40 of 85 resources" {
+		t.Errorf("message = %q, want the new one", got)
+	}
+	if !Set(&conds, 2, "StackReady", metav1.ConditionFalse, "CreateFailed", "creating: 40 of 85 resources") {
+		t.Error("a reason change is a transition")
+	}
+	if !Set(&conds, 2, "StackReady", metav1.ConditionTrue, "CreateFailed", "done") {
 		t.Error("a status change is a transition")
 	}
 }

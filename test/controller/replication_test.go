@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/replication"
@@ -126,14 +128,16 @@ func TestLagBreachFlipsAtOnceAndRecoversAfterConsecutiveSamples(t *testing.T) {
 	waitFor(t, key, "lag within threshold", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Status == metav1.ConditionTrue
 	})
-	// One sample above the 60 s threshold, then healthy ones.
-	cloud.dms.with(taskARN("lag"), func(ft *fakeTask) { ft.lag = []float64{95, 5, 5, 5, 5} })
+	// Samples above the 60 s threshold (the last one repeats until the script
+	// changes, so the breach holds while the test looks), then healthy ones.
+	cloud.dms.with(taskARN("lag"), func(ft *fakeTask) { ft.lag = []float64{95} })
 	pm := waitFor(t, key, "the breach", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Reason == "LagAboveThreshold"
 	})
 	if c := condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "target 95s") {
 		t.Errorf("LagWithinThreshold = %+v", c)
 	}
+	cloud.dms.with(taskARN("lag"), func(ft *fakeTask) { ft.lag = []float64{5, 5, 5, 5} })
 	pm = waitFor(t, key, "recovery", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Status == metav1.ConditionTrue
 	})
@@ -239,5 +243,63 @@ func TestPreflightCreatesTheTargetSchemaOnceAndChecksTheDatabases(t *testing.T) 
 	}
 	if !created {
 		t.Errorf("history does not record the target schema: %+v", pm.Status.History)
+	}
+}
+
+// lagEvents counts the Events of a migration about its LagWithinThreshold
+// condition.
+func lagEvents(t *testing.T, name string) int {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(t.Context(), &list, client.InNamespace("default")); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range list.Items {
+		if ev.Regarding.Name == name && strings.HasPrefix(ev.Note, paymentsv1alpha1.ConditionLagWithinThreshold+"=") {
+			n++
+		}
+	}
+	return n
+}
+
+// Every sample rewrites the condition's message with live figures; only a
+// change of status or reason is worth an Event.
+func TestLagSamplesMakeEventsOnlyWhenTheGateChanges(t *testing.T) {
+	key := create(t, newMigration("quiet", "quiet", "us-east-1"))
+	waitFor(t, key, "lag within threshold", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Status == metav1.ConditionTrue
+	})
+	before := lagEvents(t, "quiet")
+	samples := []float64{4, 7, 12, 9, 30, 41, 2, 18, 55, 6}
+	cloud.dms.with(taskARN("quiet"), func(ft *fakeTask) { ft.lag = append(samples, 6) })
+	pm := waitFor(t, key, "ten new samples read", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		var left int
+		cloud.dms.with(taskARN("quiet"), func(ft *fakeTask) { left = len(ft.lag) })
+		return left == 1 && strings.Contains(condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Message, "target 6s")
+	})
+	if c := condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold); c.Status != metav1.ConditionTrue {
+		t.Fatalf("LagWithinThreshold = %+v", c)
+	}
+	after := lagEvents(t, "quiet")
+	t.Logf("LagWithinThreshold Events: %d before, %d after ten samples under the threshold", before, after)
+	if after != before {
+		t.Errorf("%d new Events for ten samples that crossed nothing, want 0", after-before)
+	}
+
+	cloud.dms.with(taskARN("quiet"), func(ft *fakeTask) { ft.lag = []float64{95} })
+	waitFor(t, key, "the breach", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Reason == "LagAboveThreshold"
+	})
+	waitForEvent(t, "quiet", "LagAboveThreshold")
+	// More samples above the threshold keep the same reason: still one Event.
+	cloud.dms.with(taskARN("quiet"), func(ft *fakeTask) { ft.lag = []float64{96, 97, 98} })
+	waitFor(t, key, "three more samples above", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return strings.Contains(condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Message, "target 98s")
+	})
+	crossing := lagEvents(t, "quiet")
+	t.Logf("LagWithinThreshold Events after one crossing and three more samples above: %d new", crossing-after)
+	if crossing-after != 1 {
+		t.Errorf("%d Events for one crossing, want exactly 1", crossing-after)
 	}
 }
