@@ -37,6 +37,7 @@ const readyPrefix = "tapstack-emulator ready "
 type Emulator struct {
 	endpoint string
 	logPath  string
+	pgRoot   string
 	startup  time.Duration
 
 	cmd       *exec.Cmd
@@ -68,12 +69,18 @@ func Start(ctx context.Context) (*Emulator, error) {
 		return nil, fmt.Errorf("emulator: log file: %w", err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
+	// The database servers' directories live here; Close removes it even when
+	// the server could not clean up (killed).
+	pgRoot, err := os.MkdirTemp("", "tapstack-pg-*")
+	if err != nil {
+		return nil, fmt.Errorf("emulator: database root: %w", err)
+	}
 
 	// Not CommandContext: the context bounds start-up, Close ends the process.
 	cmd := exec.Command(pythonPath, serve, "--port", "0", "--exit-on-stdin-eof")
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "TAPSTACK_PG_ROOT="+pgRoot)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -83,9 +90,10 @@ func Start(ctx context.Context) (*Emulator, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(pgRoot)
 		return nil, fmt.Errorf("emulator: start %s: %w", serve, err)
 	}
-	e := &Emulator{logPath: logFile.Name(), cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	e := &Emulator{logPath: logFile.Name(), pgRoot: pgRoot, cmd: cmd, stdin: stdin, exited: make(chan struct{})}
 
 	ready := make(chan string, 1)
 	go func() {
@@ -232,14 +240,26 @@ func (e *Emulator) LogTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Close stops the server and everything it started, and waits for it.
+// DatabaseRoot is the directory under which the emulator's PostgreSQL servers
+// keep their data directories.
+func (e *Emulator) DatabaseRoot() string { return e.pgRoot }
+
+// Close stops the server and everything it started (the PostgreSQL servers
+// run in its process group), waits for it and removes the database root.
 func (e *Emulator) Close() error {
 	e.closeOnce.Do(func() {
+		defer func() {
+			// Anything of the group left behind (a database server whose
+			// parent was killed) goes too, then its files.
+			signalGroup(e.cmd.Process.Pid, true)
+			_ = os.RemoveAll(e.pgRoot)
+		}()
 		_ = e.stdin.Close()
+		// Stdin EOF makes the server stop its databases and exit on its own.
 		select {
 		case <-e.exited:
 			return
-		default:
+		case <-time.After(3 * time.Second):
 		}
 		signalGroup(e.cmd.Process.Pid, false)
 		select {

@@ -97,9 +97,18 @@ func TestGapTemplateRoundTrip(t *testing.T) {
 
 	// Secrets Manager: generated password, connection fields from the attachment,
 	// and the same credentials resolved into the instance by dynamic references.
+	// The instance is a real PostgreSQL server on 127.0.0.1: the secret, the
+	// endpoint and GetAtt name its port.
+	server, err := e.Server(context.Background(), "rds-source-harness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server.Host != "127.0.0.1" || server.Port == 0 || !server.Running || server.DBName != "payments" || server.MasterUsername != "paymentsadmin" {
+		t.Errorf("database server = %+v, want a running server on 127.0.0.1 with database payments", server)
+	}
 	secret := secretValue(t, e, out["SecretArn"])
 	if len(secret["password"].(string)) != 32 || secret["username"] != "paymentsadmin" ||
-		secret["host"] != out["DbEndpoint"] || secret["port"] != float64(5432) ||
+		secret["host"] != out["DbEndpoint"] || secret["host"] != "127.0.0.1" || secret["port"] != float64(server.Port) ||
 		secret["dbname"] != "payments" || secret["engine"] != "postgres" {
 		t.Errorf("secret = %v, want generated password and host/port/dbname", secret)
 	}
@@ -112,9 +121,9 @@ func TestGapTemplateRoundTrip(t *testing.T) {
 		DBParameterGroups []struct{ DBParameterGroupName string }
 	}
 	run(t, e, &db, "rds", "describe-db-instances", "--query", "DBInstances")
-	if len(db) != 1 || db[0].MasterUsername != "paymentsadmin" || db[0].Endpoint.Port != 5432 ||
+	if len(db) != 1 || db[0].MasterUsername != "paymentsadmin" || db[0].Endpoint.Port != server.Port ||
 		len(db[0].DBParameterGroups) != 1 || db[0].DBParameterGroups[0].DBParameterGroupName != out["DbParameterGroupName"] {
-		t.Errorf("db instances = %+v, want user from the secret, port 5432, parameter group %s", db, out["DbParameterGroupName"])
+		t.Errorf("db instances = %+v, want user from the secret, port %d, parameter group %s", db, server.Port, out["DbParameterGroupName"])
 	}
 
 	// S3 bucket policy.

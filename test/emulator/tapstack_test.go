@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,6 +97,10 @@ func TestSampleTapStackRoundTrip(t *testing.T) {
 			t.Errorf("output %s = %q is not resolved", k, v)
 		}
 	}
+
+	// The task's tables exist on the source (the emulated task replicates them
+	// for real, and fails when its selection rules find none).
+	createMappedTables(t, e, out)
 
 	// The runbook commands work as printed, in the order an operator runs them.
 	for _, key := range []string{
@@ -202,4 +207,43 @@ func TestFailedCreateRollsBack(t *testing.T) {
 
 	run(t, e, nil, "cloudformation", "delete-stack", "--stack-name", "TapStackfail")
 	waitStack(t, e, stackID, "DELETE_COMPLETE")
+}
+
+// createMappedTables creates, on the source database, one table for each
+// selection rule of the stack's task (a % becomes "01"), as the workload's
+// schema would be.
+func createMappedTables(t *testing.T, e *Emulator, out map[string]string) {
+	t.Helper()
+	var mappings []string
+	run(t, e, &mappings, "dms", "describe-replication-tasks", "--query", "ReplicationTasks[].TableMappings")
+	if len(mappings) != 1 {
+		t.Fatalf("table mappings = %v, want one task", mappings)
+	}
+	var parsed struct {
+		Rules []struct {
+			RuleType      string `json:"rule-type"`
+			RuleAction    string `json:"rule-action"`
+			ObjectLocator struct {
+				Schema string `json:"schema-name"`
+				Table  string `json:"table-name"`
+			} `json:"object-locator"`
+		}
+	}
+	if err := json.Unmarshal([]byte(mappings[0]), &parsed); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(secretValue(t, e, out["SourceDbSecretArn"]))
+	var sec dbSecret
+	if err := json.Unmarshal(raw, &sec); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, sec)
+	for _, r := range parsed.Rules {
+		if r.RuleType != "selection" || r.RuleAction == "exclude" {
+			continue
+		}
+		schema := strings.ReplaceAll(r.ObjectLocator.Schema, "%", "public")
+		table := strings.ReplaceAll(r.ObjectLocator.Table, "%", "01")
+		execSQL(t, conn, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %q; CREATE TABLE IF NOT EXISTS %q.%q (id bigint PRIMARY KEY, v text)`, schema, schema, table))
+	}
 }

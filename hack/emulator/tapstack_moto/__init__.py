@@ -49,8 +49,15 @@ def _subclasses(cls: type) -> list[type]:
 
 
 def start_background() -> Callable[[], None]:
-    """Start what AWS does on its own between requests (today: DMS publishing its
-    CloudWatch metrics) in daemon threads; the returned function stops them."""
-    from . import dms
+    """Start what AWS does on its own between requests (DMS publishing its
+    CloudWatch metrics, sampling and validating running tasks) in daemon
+    threads; the returned function stops them and the database servers."""
+    from . import dms, pgserver
 
-    return dms.start_publisher()
+    stop_dms = dms.start_publisher()
+
+    def stop() -> None:
+        stop_dms()
+        pgserver.stop_all()
+
+    return stop

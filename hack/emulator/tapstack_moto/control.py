@@ -7,13 +7,21 @@ the service modules):
     GET  health                      readiness probe
     POST dms/task                    {taskArn, failWith?, fullLoadSeconds?,
                                       latencySource?, latencyTarget?, tables?}
+                                     (latency* override the measured lag while
+                                     set; null for both measures again)
     POST dms/table-statistics        {taskArn, tables: [{schema, table,
                                       validationState?, failed?, pending?,
                                       suspended?, tableState?, rows?}]}
     POST dms/connection              {endpointArn, status, message?}
     POST dms/settings                {transitionSeconds?, fullLoadSeconds?,
-                                      connectionTestSeconds?, metricPeriodSeconds?}
+                                      connectionTestSeconds?, metricPeriodSeconds?,
+                                      sampleIntervalSeconds?, validationIntervalSeconds?}
     POST rds/parameter-apply-status  {dbInstanceIdentifier, status, region?}
+    GET  rds/servers                 {servers: [{dbInstanceIdentifier, host, port,
+                                      masterUsername, dbname, dataDir, walLevel,
+                                      forceSsl, running, logFile, startupSeconds}]}
+    POST s3/fill                     {bucket, versions, key?}: that many versions
+                                     of one object, written in the backend
 """
 
 from __future__ import annotations

@@ -23,15 +23,20 @@ type in any state and report fixed statistics; DescribeTableStatistics does not
 exist; TestConnection crashes on a retest and every test succeeds; no task
 publishes CloudWatch metrics. See "Replication" below for what AWS does and this
 module now does, and the /_tapstack/dms/* controls for what tests decide.
+
+Gap: moto's task moves no data. A started task is now PostgreSQL logical
+replication between the endpoints' databases (dmsrepl.py, reached through the
+endpoints' SecretsManagerSecretId), and its statistics, validation and CDC
+latency are measured on those databases (background sampling).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -50,8 +55,9 @@ from moto.dms.models import (
     dms_backends,
 )
 from moto.dms.responses import DatabaseMigrationServiceResponse
+from moto.secretsmanager.models import secretsmanager_backends
 
-from . import control
+from . import control, dmsrepl, pg, pgserver
 from ._base import Resource, resource_id, tags_as_list
 
 
@@ -399,27 +405,36 @@ class ReplicationTask(Resource, CloudFormationModel):
 #
 # Gap: moto's tasks jump from start straight to "running" and from stop to
 # "stopped", accept any start type in any state, report fixed statistics
-# (100 %, one table), have no DescribeTableStatistics at all, and publish no
-# CloudWatch metrics. Here, as in AWS:
+# (100 %, one table), have no DescribeTableStatistics at all, publish no
+# CloudWatch metrics and move no data. Here, as in AWS:
 # - StartReplicationTask (start-replication | resume-processing | reload-target)
-#   on a ready, stopped or failed task -> "starting", then "running" after
-#   SETTINGS["transitionSeconds"]; StopReplicationTask on a running task ->
-#   "stopping", then "stopped" with "Stop Reason NORMAL"; anything else is an
-#   InvalidResourceStateFault. ReplicationTaskStartDate is the first start.
-# - the full load of the tables the selection rules include (a wildcard counts
-#   as two tables) takes SETTINGS["fullLoadSeconds"] of running time; the
-#   statistics (percent, tables loaded/loading/queued/errored, dates, elapsed
-#   time) and DescribeTableStatistics follow it; a full-load task stops with
-#   "Stop Reason FULL_LOAD_ONLY_FINISHED".
+#   on a ready, stopped or failed task -> "starting", then "running" once
+#   SETTINGS["transitionSeconds"] passed and the replication is set up
+#   (dmsrepl.py: tables resolved on the source, target tables prepared,
+#   publication and subscription); a set-up that fails makes the task "failed"
+#   with the reason as LastFailureMessage. StopReplicationTask on a running task
+#   -> "stopping" (the subscription is disabled), then "stopped" with "Stop
+#   Reason NORMAL"; resume-processing enables it again, reload-target copies
+#   again; anything else is an InvalidResourceStateFault. ReplicationTaskStartDate
+#   is the first start.
+# - the statistics (percent, tables loaded/loading/queued/errored, dates,
+#   elapsed time) and DescribeTableStatistics come from the last sample of the
+#   real copy and apply state, taken every SETTINGS["sampleIntervalSeconds"] by
+#   a background thread; validation runs every SETTINGS["validationIntervalSeconds"].
+#   SETTINGS["fullLoadSeconds"] (or the task's control) is a minimum duration of
+#   the full load (default 0). A full-load task stops with "Stop Reason
+#   FULL_LOAD_ONLY_FINISHED" once every table is copied.
 # - a running task publishes CDCLatencySource/CDCLatencyTarget (AWS/DMS, by
 #   ReplicationInstanceIdentifier and ReplicationTaskIdentifier) through
-#   CloudWatch's PutMetricData every SETTINGS["metricPeriodSeconds"].
+#   CloudWatch's PutMetricData every SETTINGS["metricPeriodSeconds"]: the
+#   write/replay lag of the subscription's walsender on the source.
 #
 # Gap: moto's TestConnection fails with a server error when the pair was tested
 # before, its DescribeConnections applies only the last filter and never pages,
 # and a test succeeds on the next describe whatever happens. Here a test is
-# "testing" for SETTINGS["connectionTestSeconds"], then "successful", or
-# "failed" with the LastFailureMessage a test set through the control API.
+# "testing" for at least SETTINGS["connectionTestSeconds"] while it really
+# connects to the endpoint's database through its secret, then "successful",
+# or "failed" with the real error - unless the control API set the outcome.
 #
 # Tests steer what AWS decides through /_tapstack/dms/* (see the routes below).
 
@@ -430,18 +445,17 @@ def _env_seconds(name: str, default: float) -> float:
 
 SETTINGS: dict[str, float] = {
     "transitionSeconds": _env_seconds("TAPSTACK_DMS_TRANSITION_SECONDS", 1.0),
-    "fullLoadSeconds": _env_seconds("TAPSTACK_DMS_FULL_LOAD_SECONDS", 3.0),
+    "fullLoadSeconds": _env_seconds("TAPSTACK_DMS_FULL_LOAD_SECONDS", 0.0),
     "connectionTestSeconds": _env_seconds("TAPSTACK_DMS_CONNECTION_TEST_SECONDS", 1.0),
     "metricPeriodSeconds": _env_seconds("TAPSTACK_DMS_METRIC_PERIOD_SECONDS", 1.0),
+    "sampleIntervalSeconds": _env_seconds("TAPSTACK_DMS_SAMPLE_INTERVAL_SECONDS", 1.0),
+    "validationIntervalSeconds": _env_seconds("TAPSTACK_DMS_VALIDATION_INTERVAL_SECONDS", 3.0),
 }
-# DMS loads up to MaxFullLoadSubTasks tables at once; 8 by default.
-_PARALLEL_LOADS = 8
-_DEFAULT_ROWS = 1000
-_DEFAULT_LATENCY = (2.0, 3.0)
 _START_TYPES = ("start-replication", "resume-processing", "reload-target")
 _STARTABLE = ("ready", "stopped", "failed")
 
-# One lock for the emulation state: request threads and the metric publisher.
+# One lock for the emulation state: request threads and the background threads.
+# SQL never runs under it.
 _lock = threading.RLock()
 
 
@@ -455,7 +469,7 @@ class _Run:
         self.elapsed_ms = 0.0  # running time before running_since
         self.full_load_seconds: float | None = None
         self.fail_with: str | None = None
-        self.latency = _DEFAULT_LATENCY
+        self.latency: tuple[float, float] | None = None  # control override
         self.tables: list[tuple[str, str]] | None = None
         self.table_overrides: dict[tuple[str, str], dict[str, Any]] = {}
         self.stop_reason = ""
@@ -466,6 +480,10 @@ class _Run:
         self.stopped: datetime | None = None
         self.load_started: datetime | None = None
         self.load_finished: datetime | None = None
+        self.repl: dmsrepl.Replication | None = None
+        self.op: threading.Thread | None = None  # set-up, stop or resume in flight
+        self.op_error: str | None = None
+        self.validated_at = 0.0
 
 
 def _run(task: Any) -> _Run:
@@ -497,8 +515,55 @@ def _leave_running(task: Any, now: datetime) -> None:
         run.running_since = None
 
 
+def _busy(run: _Run) -> bool:
+    return run.op is not None and run.op.is_alive()
+
+
+def _in_background(task: Any, what: str, fn: Callable[[], None]) -> None:
+    """Run a replication step off the request thread; a failure fails the task."""
+    run = _run(task)
+
+    def body() -> None:
+        try:
+            fn()
+        except Exception as err:  # becomes the task's LastFailureMessage
+            with _lock:
+                run.op_error = _failure_message(err)
+            print(f"DMS task {task.arn}: {what}: {err!r}", file=sys.stderr, flush=True)
+
+    run.op_error = None
+    run.op = threading.Thread(target=body, name=f"dms-{what}", daemon=True)
+    run.op.start()
+
+
+def _failure_message(err: Exception) -> str:
+    return f"Last Error {err} Stop Reason FATAL_ERROR Error Level FATAL"
+
+
+def _fail(task: Any, message: str, now: datetime) -> None:
+    run = _run(task)
+    _leave_running(task, now)
+    task.status = "failed"
+    run.failure = message
+    run.stop_reason = "Stop Reason FATAL_ERROR"
+    run.stopped = task.stop_date = now
+    run.pending = None
+    if run.repl is not None:
+        _in_background(task, "disable", _quietly(run.repl.disable))
+
+
+def _quietly(fn: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        try:
+            fn()
+        except Exception as err:
+            print(f"DMS: {err!r}", file=sys.stderr, flush=True)
+
+    return call
+
+
 def _advance(task: Any, now: datetime | None = None) -> None:
-    """Move a task along its timed transitions up to now."""
+    """Move a task along its transitions up to now."""
     now = now or utcnow()
     run = _run(task)
     with _lock:
@@ -506,9 +571,14 @@ def _advance(task: Any, now: datetime | None = None) -> None:
             seconds=SETTINGS["transitionSeconds"]
         ):
             task.status = "ready"
-        if run.pending and now >= run.pending[1]:
+        if run.pending and now >= run.pending[1] and not _busy(run):
             status, at = run.pending
             run.pending = None
+            if run.op_error:
+                _fail(task, run.op_error, now)
+                run.op_error = None
+                return
+            at = max(at, now - timedelta(seconds=SETTINGS["transitionSeconds"]))
             task.status = status
             if status == "running":
                 run.running_since = at
@@ -520,21 +590,23 @@ def _advance(task: Any, now: datetime | None = None) -> None:
         if task.status != "running":
             return
         if run.fail_with is not None:
-            _leave_running(task, now)
-            task.status = "failed"
-            run.failure, run.fail_with = run.fail_with, None
-            run.stop_reason = "Stop Reason FATAL_ERROR"
-            run.stopped = task.stop_date = now
+            message, run.fail_with = run.fail_with, None
+            _fail(task, message, now)
             return
-        full = _full_load_seconds(task)
-        if run.load_finished is None and _loaded_seconds(task, now) >= full:
-            finished = run.running_since + timedelta(seconds=max(0.0, full - run.loaded_seconds))
-            run.load_finished = finished
+        if run.op_error and not _busy(run):
+            message, run.op_error = run.op_error, None
+            _fail(task, message, now)
+            return
+        _, loaded, _, _, _ = _progress(task, now)
+        if run.load_finished is None and loaded == len(_tables(task)):
+            run.load_finished = now
             if task.migration_type == "full-load":
-                _leave_running(task, finished)
+                _leave_running(task, now)
                 task.status = "stopped"
                 run.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED"
-                run.stopped = task.stop_date = finished
+                run.stopped = task.stop_date = now
+                if run.repl is not None:
+                    _in_background(task, "disable", _quietly(run.repl.disable))
 
 
 def _start(self: Any, kind: str = "start-replication") -> Any:
@@ -542,7 +614,7 @@ def _start(self: Any, kind: str = "start-replication") -> Any:
         _advance(self)
         if kind not in _START_TYPES:
             raise ValidationError(f"Invalid StartReplicationTaskType: {kind}")
-        if self.status not in _STARTABLE:
+        if self.status not in _STARTABLE or _busy(_run(self)):
             raise InvalidResourceStateFault(
                 f"Replication task {self.arn} cannot be started in its current state: {self.status}"
             )
@@ -562,9 +634,38 @@ def _start(self: Any, kind: str = "start-replication") -> Any:
             self.start_date = now
         run.started = now
         run.stop_reason = ""
+        run.failure = ""
         self.status = "starting"
         run.pending = ("running", now + timedelta(seconds=SETTINGS["transitionSeconds"]))
+        _in_background(self, kind, lambda: _replicate(self, kind))
         return self
+
+
+def _replicate(task: Any, kind: str) -> None:
+    """What a start does to the databases (in the background)."""
+    run = _run(task)
+    if kind == "resume-processing" and run.repl is not None:
+        run.repl.enable()
+        return
+    backend = _backend(*task.arn.split(":")[4:2:-1])
+    source = _endpoint_conn(backend, task.source_endpoint_arn)
+    target = _endpoint_conn(backend, task.target_endpoint_arn)
+    if run.repl is not None:
+        run.repl.teardown()
+    tables = run.tables if run.tables is not None else dmsrepl.resolve_tables(source, task.table_mappings)
+    repl = dmsrepl.Replication(task.arn.rsplit(":", 1)[-1], source, target, tables,
+                               task.migration_type, dmsrepl.task_settings(task.replication_task_settings))
+    run.repl = repl
+    repl.setup(reload=kind == "reload-target")
+    _first_sample(repl)
+
+
+def _first_sample(repl: dmsrepl.Replication) -> None:
+    # The task runs from now on: its statistics should not wait a sample period.
+    try:
+        repl.sample()
+    except Exception as err:
+        print(f"DMS sample: {err!r}", file=sys.stderr, flush=True)
 
 
 def _stop(self: Any) -> Any:
@@ -576,43 +677,23 @@ def _stop(self: Any) -> Any:
             )
         now = utcnow()
         _leave_running(self, now)
-        _run(self).stop_reason = "Stop Reason NORMAL"
+        run = _run(self)
+        run.stop_reason = "Stop Reason NORMAL"
         self.status = "stopping"
-        _run(self).pending = ("stopped", now + timedelta(seconds=SETTINGS["transitionSeconds"]))
+        run.pending = ("stopped", now + timedelta(seconds=SETTINGS["transitionSeconds"]))
+        if run.repl is not None:
+            # The slot keeps the position; resume goes on from there.
+            _in_background(self, "stop", run.repl.disable)
         return self
 
 
-def _parse_tables(task: Any) -> list[tuple[str, str]]:
-    """The tables the task's selection rules include; a wildcard makes two."""
-    try:
-        rules = json.loads(task.table_mappings or "{}").get("rules", [])
-    except (TypeError, ValueError):
-        rules = []
-    tables: list[tuple[str, str]] = []
-    excluded: list[tuple[str, str]] = []
-    for rule in rules:
-        if rule.get("rule-type") != "selection":
-            continue
-        loc = rule.get("object-locator", {})
-        schema = loc.get("schema-name", "%")
-        table = loc.get("table-name", "%")
-        if rule.get("rule-action") == "exclude":
-            excluded.append((schema.replace("%", "*"), table.replace("%", "*")))
-            continue
-        schema = "public" if "%" in schema else schema
-        names = [table.replace("%", s, 1).replace("%", "") for s in ("01", "02")] if "%" in table else [table]
-        for name in names:
-            if (schema, name) not in tables:
-                tables.append((schema, name))
-    return [
-        t for t in tables
-        if not any(fnmatch.fnmatchcase(t[0], s) and fnmatch.fnmatchcase(t[1], n) for s, n in excluded)
-    ]
-
-
 def _tables(task: Any) -> list[tuple[str, str]]:
+    """The task's tables: the replicated ones, then those only a control added."""
     run = _run(task)
-    tables = list(run.tables if run.tables is not None else _parse_tables(task))
+    if run.repl is not None:
+        tables = list(run.repl.tables)
+    else:
+        tables = list(run.tables or [])
     for key in run.table_overrides:
         if key not in tables:
             tables.append(key)
@@ -620,25 +701,47 @@ def _tables(task: Any) -> list[tuple[str, str]]:
 
 
 def _validation_enabled(task: Any) -> bool:
-    try:
-        settings = json.loads(task.replication_task_settings or "{}")
-    except (TypeError, ValueError):
-        return False
-    return bool((settings.get("ValidationSettings") or {}).get("EnableValidation"))
+    return dmsrepl.validation_enabled(dmsrepl.task_settings(task.replication_task_settings))
+
+
+def _table_states(task: Any, now: datetime) -> dict[tuple[str, str], str]:
+    """TableState per table: the sampled copy state, held back by the minimum
+    full-load duration (a table counts as loaded only within that share)."""
+    run = _run(task)
+    sample = run.repl.sample_ if run.repl is not None else dmsrepl.Sample()
+    tables = _tables(task)
+    full = _full_load_seconds(task)
+    frac = 1.0 if full <= 0 else min(1.0, _loaded_seconds(task, now) / full)
+    allowed = len(tables) if frac >= 1.0 else int(frac * len(tables))
+    states: dict[tuple[str, str], str] = {}
+    for t in tables:
+        if t in sample.tables:
+            state = sample.tables[t].state
+        elif run.repl is not None and t in run.repl.tables:
+            state = "Before load"
+        else:
+            state = "Table completed"  # known only through the control API
+        if state == "Table completed":
+            if allowed > 0:
+                allowed -= 1
+            else:
+                state = "Full load"
+        if state != "Table completed" and task.status == "failed" and run.failure:
+            state = "Table error"
+        states[t] = state
+    return states
 
 
 def _progress(task: Any, now: datetime) -> tuple[float, int, int, int, int]:
     """(fraction loaded, tables loaded, loading, queued, errored)."""
-    run = _run(task)
-    n = len(_tables(task))
     if _never_started(task):
         return 0.0, 0, 0, 0, 0
-    full = _full_load_seconds(task)
-    frac = 1.0 if full <= 0 else min(1.0, _loaded_seconds(task, now) / full)
-    loaded = n if frac >= 1.0 else int(frac * n)
-    busy = min(_PARALLEL_LOADS, n - loaded)
-    loading = busy if task.status in ("running", "starting", "stopping") else 0
-    errored = busy if task.status == "failed" and run.failure else 0
+    states = list(_table_states(task, now).values())
+    n = len(states)
+    loaded = states.count("Table completed")
+    loading = states.count("Full load")
+    errored = states.count("Table error")
+    frac = 1.0 if n == 0 else loaded / n
     return frac, loaded, loading, n - loaded - loading - errored, errored
 
 
@@ -697,8 +800,120 @@ def _start_replication_task_response(self: Any) -> str:
 
 DatabaseMigrationServiceResponse.start_replication_task = _start_replication_task_response  # type: ignore[method-assign]
 
+_original_delete_task = DatabaseMigrationServiceBackend.delete_replication_task
+
+
+def _delete_replication_task(self: Any, replication_task_arn: str) -> Any:
+    task = _original_delete_task(self, replication_task_arn)
+    run = _run(task)
+    if run.repl is not None:
+        # Subscription, slot and publication go with the task; bounded by
+        # timeouts, and the slot is let go when the source is already gone.
+        run.repl.teardown()
+        run.repl = None
+    return task
+
+
+DatabaseMigrationServiceBackend.delete_replication_task = _delete_replication_task  # type: ignore[method-assign]
+
+
+def _endpoint_conn(backend: Any, endpoint_arn: str, local: bool = True) -> pg.Conn:
+    """How DMS reaches an endpoint's database: through its secret. local: the
+    emulator's own calls go through the unix socket of a server it runs (the
+    address stays what the secret says, for the subscription and the tests)."""
+    endpoint = next((e for e in backend.endpoints.values() if e.endpoint_arn == endpoint_arn), None)
+    if endpoint is None:
+        raise dmsrepl.ReplicationError(f"Endpoint {endpoint_arn} not found")
+    settings = getattr(endpoint, "postgre_sql_settings", None) or {}
+    secret_id = settings.get("SecretsManagerSecretId")
+    name = endpoint.endpoint_identifier
+    if secret_id:
+        try:
+            secret = secretsmanager_backends[backend.account_id][backend.region_name].get_secret_value(
+                secret_id, None, "AWSCURRENT")
+            fields = json.loads(secret.get("SecretString") or "{}")
+        except Exception as err:
+            raise dmsrepl.ReplicationError(f"Endpoint '{name}': cannot read secret {secret_id}: {err}") from err
+    else:
+        fields = {"username": endpoint.username, "password": getattr(endpoint, "password", None),
+                  "host": endpoint.server_name, "port": endpoint.port}
+    missing = [k for k in ("username", "password", "host", "port") if not fields.get(k)]
+    if missing:
+        raise dmsrepl.ReplicationError(f"Endpoint '{name}': the credentials lack {', '.join(missing)}")
+    sslmode = {"none": "disable", "require": "require"}.get(endpoint.ssl_mode or "none", "require")
+    dbname = endpoint.database_name or fields.get("dbname") or "postgres"
+    conn = pg.Conn(str(fields["host"]), int(fields["port"]), str(fields["username"]),
+                   str(fields["password"]), dbname, sslmode)
+    server = pgserver.by_address(conn.host, conn.port) if local else None
+    return server.local(conn) if server is not None else conn
+
+
+# --- Background sampling and validation ------------------------------------------
+
+def _running_replications() -> list[tuple[Any, dmsrepl.Replication]]:
+    out = []
+    for _, task in _tasks():
+        run = _run(task)
+        if run.repl is not None and task.status in ("running", "stopping") and not _busy(run):
+            out.append((task, run.repl))
+    return out
+
+
+def sample_all() -> None:
+    for task, repl in _running_replications():
+        try:
+            repl.sample()
+        except Exception as err:  # keep sampling; the next round may work
+            print(f"DMS sample {task.arn}: {err!r}", file=sys.stderr, flush=True)
+        with _lock:
+            _advance(task)
+
+
+def validate_all() -> None:
+    now = time.monotonic()
+    for task, repl in _running_replications():
+        run = _run(task)
+        pending = [t for t, s in repl.sample_.tables.items()
+                   if s.state == "Table completed" and t not in repl.validations]
+        due = now - run.validated_at >= SETTINGS["validationIntervalSeconds"]
+        if not _validation_enabled(task) or not (due or pending):
+            continue
+        run.validated_at = now
+        try:
+            repl.validate()
+        except Exception as err:
+            print(f"DMS validation {task.arn}: {err!r}", file=sys.stderr, flush=True)
+
+
+def _loop(name: str, period: Callable[[], float], fn: Callable[[], Any], stop: threading.Event) -> None:
+    def body() -> None:
+        while not stop.wait(period()):
+            try:
+                fn()
+            except Exception as err:  # keep going; say why one round failed
+                print(f"DMS {name}: {err!r}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=body, name=f"dms-{name}", daemon=True).start()
+
 
 # --- DescribeTableStatistics ---------------------------------------------------
+
+def _validation(task: Any, t: tuple[str, str], state: str, rows: int) -> tuple[str, int, int]:
+    """(ValidationState, pending, failed) of one table."""
+    run = _run(task)
+    if not _validation_enabled(task):
+        return "Not enabled", 0, 0
+    if state == "Before load":
+        return "Pending validation", 0, 0
+    if state != "Table completed":
+        return "Pending records", rows, 0
+    v = run.repl.validations.get(t) if run.repl is not None else None
+    if v is None:
+        if run.repl is None or t not in run.repl.tables:
+            return "Validated", 0, 0  # a table known only through the control API
+        return "Pending validation", 0, 0
+    return v.state, v.pending, v.failed
+
 
 def _table_statistics(task: Any) -> list[dict[str, Any]]:
     with _lock:
@@ -707,60 +922,43 @@ def _table_statistics(task: Any) -> list[dict[str, Any]]:
         if _never_started(task):
             return []
         run = _run(task)
-        frac, loaded, loading, _, errored = _progress(task, now)
-        validating = _validation_enabled(task)
-        n = len(_tables(task))
+        sample = run.repl.sample_ if run.repl is not None else dmsrepl.Sample()
         out = []
-        for i, (schema, table) in enumerate(_tables(task)):
+        for (schema, table), state in _table_states(task, now).items():
             o = run.table_overrides.get((schema, table), {})
-            rows = int(o.get("rows", _DEFAULT_ROWS))
-            if i < loaded:
-                state, done = "Table completed", rows
-            elif i < loaded + loading:
-                # Rows of the tables in flight follow the overall progress.
-                part = (frac * n - loaded) / max(1, loading) if n else 0
-                state, done = "Full load", int(rows * min(1.0, max(0.0, part)))
-            elif i < loaded + loading + errored:
-                state, done = "Table error", 0
-            else:
-                state, done = "Before load", 0
-            if not validating:
-                vstate, pending = "Not enabled", 0
-            elif state == "Table completed":
-                vstate, pending = "Validated", 0
-            elif state == "Before load":
-                vstate, pending = "Pending validation", 0
-            else:
-                vstate, pending = "Pending records", done
+            s = sample.tables.get((schema, table)) or dmsrepl.TableSample()
+            rows = int(o.get("rows", s.full_load_rows))
+            vstate, pending, failed = _validation(task, (schema, table), state, rows)
             stats = {
                 "SchemaName": schema,
                 "TableName": table,
-                "Inserts": 0,
-                "Deletes": 0,
-                "Updates": 0,
+                "Inserts": s.inserts,
+                "Deletes": s.deletes,
+                "Updates": s.updates,
                 "Ddls": 0,
-                "AppliedInserts": 0,
-                "AppliedDeletes": 0,
-                "AppliedUpdates": 0,
+                "AppliedInserts": s.inserts,
+                "AppliedDeletes": s.deletes,
+                "AppliedUpdates": s.updates,
                 "AppliedDdls": 0,
-                "FullLoadRows": done,
+                "FullLoadRows": rows,
                 "FullLoadCondtnlChkFailedRows": 0,
                 "FullLoadErrorRows": 0,
                 "FullLoadReloaded": run.reloaded,
-                "LastUpdateTime": _epoch_seconds(now),
+                "LastUpdateTime": sample.at or _epoch_seconds(now),
                 "TableState": o.get("tableState", state),
                 "ValidationPendingRecords": int(o.get("pending", pending)),
-                "ValidationFailedRecords": int(o.get("failed", 0)),
+                "ValidationFailedRecords": int(o.get("failed", failed)),
                 "ValidationSuspendedRecords": int(o.get("suspended", 0)),
                 "ValidationState": o.get("validationState", vstate),
                 "ValidationStateDetails": "",
             }
-            if run.load_started and state != "Before load":
-                stats["FullLoadStartTime"] = _epoch_seconds(run.load_started)
-            if run.load_finished and state == "Table completed":
-                stats["FullLoadEndTime"] = _epoch_seconds(run.load_finished)
+            if state != "Before load" and (s.load_started or run.load_started):
+                stats["FullLoadStartTime"] = s.load_started or _epoch_seconds(run.load_started)
+            if state == "Table completed" and (s.load_finished or run.load_finished):
+                stats["FullLoadEndTime"] = s.load_finished or _epoch_seconds(run.load_finished)
             out.append(stats)
         return out
+
 
 
 _TABLE_FILTERS = {"schema-name": "SchemaName", "table-name": "TableName", "table-state": "TableState"}
@@ -803,25 +1001,39 @@ _connection_outcomes: dict[str, tuple[str, str]] = {}
 
 
 class _Connection:
-    def __init__(self, instance: Any, endpoint: Any) -> None:
+    def __init__(self, instance: Any, endpoint: Any, backend: Any) -> None:
         self.replication_instance_arn = instance.arn
         self.replication_instance_identifier = instance.id
         self.endpoint_arn = endpoint.endpoint_arn
         self.endpoint_identifier = endpoint.endpoint_identifier
         self.kms_key_id = getattr(endpoint, "kms_key_id", None)
+        self.backend = backend
         self.restart()
 
     def restart(self) -> None:
         self._status, self.message = "testing", ""
         self.done_at = utcnow() + timedelta(seconds=SETTINGS["connectionTestSeconds"])
+        self.result: tuple[str, str] | None = None
+        threading.Thread(target=self._probe, name="dms-connection-test", daemon=True).start()
+
+    def _probe(self) -> None:
+        """Connect to the endpoint's database as DMS would: through its secret."""
+        try:
+            # Over TCP with the endpoint's SSL mode: the real path, as DMS.
+            pg.query(_endpoint_conn(self.backend, self.endpoint_arn, local=False), "select 1", 10)
+            result = ("successful", "")
+        except Exception as err:
+            result = ("failed", f"Test connection failed for endpoint '{self.endpoint_identifier}': {err}")
+        with _lock:
+            self.result = result
 
     @property
     def status(self) -> str:
         with _lock:
             if self._status == "testing" and utcnow() >= self.done_at:
-                self._status, self.message = _connection_outcomes.get(
-                    self.endpoint_arn, ("successful", "")
-                )
+                outcome = _connection_outcomes.get(self.endpoint_arn) or self.result
+                if outcome is not None:
+                    self._status, self.message = outcome
             return self._status
 
     def advance(self) -> None:  # moto's describe calls it
@@ -861,7 +1073,7 @@ def _test_connection(self: Any, replication_instance_arn: str, endpoint_arn: str
                     break
                 conn.restart()
                 return conn
-        conn = _Connection(instance, endpoint)
+        conn = _Connection(instance, endpoint, self)
         self.connections.append(conn)
         return conn
 
@@ -917,7 +1129,13 @@ def publish_metrics() -> int:
             instance = backend.replication_instances.get(task.replication_instance_arn)
             if instance is None:
                 continue
-            source, target = _run(task).latency
+            run = _run(task)
+            if run.latency is not None:
+                source, target = run.latency
+            elif run.repl is not None:
+                source, target = run.repl.sample_.lag_source, run.repl.sample_.lag_target
+            else:
+                source, target = 0.0, 0.0
         dimensions = [
             {"Name": "ReplicationInstanceIdentifier", "Value": instance.id},
             {"Name": "ReplicationTaskIdentifier", "Value": task.arn.rsplit(":", 1)[-1]},
@@ -934,17 +1152,14 @@ def publish_metrics() -> int:
 
 
 def start_publisher() -> Callable[[], None]:
-    """Publish metrics in a daemon thread until the returned function is called."""
+    """Publish metrics, sample and validate the running tasks in daemon threads
+    until the returned function is called."""
     stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(SETTINGS["metricPeriodSeconds"]):
-            try:
-                publish_metrics()
-            except Exception as err:  # keep publishing; say why one round failed
-                print(f"DMS metric publisher: {err!r}", file=sys.stderr, flush=True)
-
-    threading.Thread(target=loop, name="dms-metrics", daemon=True).start()
+    _loop("metrics", lambda: SETTINGS["metricPeriodSeconds"], publish_metrics, stop)
+    _loop("sample", lambda: SETTINGS["sampleIntervalSeconds"], sample_all, stop)
+    # Validation wakes often but validates a task only when its interval passed
+    # (or a table just finished its copy).
+    _loop("validation", lambda: min(0.5, SETTINGS["validationIntervalSeconds"]), validate_all, stop)
     return stop.set
 
 
@@ -969,10 +1184,15 @@ def _control_task(body: dict[str, Any]) -> Any:
         if "fullLoadSeconds" in body:
             run.full_load_seconds = float(body["fullLoadSeconds"])
         if "latencySource" in body or "latencyTarget" in body:
-            run.latency = (
-                float(body.get("latencySource", run.latency[0])),
-                float(body.get("latencyTarget", run.latency[1])),
-            )
+            # Overrides the measured lag while set; null for both measures again.
+            if body.get("latencySource") is None and body.get("latencyTarget") is None:
+                run.latency = None
+            else:
+                current = run.latency or (0.0, 0.0)
+                run.latency = (
+                    float(body.get("latencySource") if body.get("latencySource") is not None else current[0]),
+                    float(body.get("latencyTarget") if body.get("latencyTarget") is not None else current[1]),
+                )
         if "tables" in body:
             run.tables = [tuple(t.split(".", 1)) if "." in t else ("public", t) for t in body["tables"]]
         if body.get("failWith"):
