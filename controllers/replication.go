@@ -14,16 +14,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
-)
-
-// Stack outputs the replication step reads.
-const (
-	outputInstanceArn    = "DMSReplicationInstanceArn"
-	outputSourceEndpoint = "DMSSourceEndpointArn"
-	outputTargetEndpoint = "DMSTargetEndpointArn"
-	outputSourceDB       = "SourceDbInstanceId"
-	outputSourceSecret   = "SourceDbSecretArn"
-	outputTargetSecret   = "TargetDbSecretArn"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
 // reconcileReplication takes a migration whose stack is ready through
@@ -32,9 +23,9 @@ const (
 // look again, which depends on the phase.
 func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner) (time.Duration, error) {
 	outputs := pm.Status.Stack.Outputs
-	taskARN := outputs[outputTaskArn]
+	taskARN := outputs[tapstack.OutputDMSTaskArn]
 	if taskARN == "" {
-		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "NoTaskOutput", "the stack has no DMSTaskArn output")
+		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "NoTaskOutput", "the stack has no "+tapstack.OutputDMSTaskArn+" output")
 		return r.Timing.Slow, nil
 	}
 	repl := st.replication()
@@ -87,7 +78,7 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 	case !preflightOK:
 		st.phase(paymentsv1alpha1.PhasePreflight, "stack ready; running the preflight checks")
 	}
-	return r.cadence(pm.Status.Phase, decision.Busy || !preflightOK), nil
+	return r.Timing.replication(pm.Status.Phase, decision.Busy || !preflightOK), nil
 }
 
 // preflight runs the checks until they pass for the current generation; once
@@ -98,13 +89,13 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 	}
 	outputs := pm.Status.Stack.Outputs
 	targets := replication.PreflightTargets{
-		SourceDBInstanceID: outputs[outputSourceDB],
+		SourceDBInstanceID: outputs[tapstack.OutputSourceDbInstanceID],
 		ParameterGroup:     names.DBParameterGroup(naming.Source),
 		RoleNames:          []string{names.DMSVPCRole(), names.DMSLogsRole()},
-		InstanceARN:        outputs[outputInstanceArn],
+		InstanceARN:        outputs[tapstack.OutputDMSReplicationInstanceArn],
 		Endpoints: []replication.EndpointRef{
-			{Side: string(naming.Source), ARN: outputs[outputSourceEndpoint]},
-			{Side: string(naming.Target), ARN: outputs[outputTargetEndpoint]},
+			{Side: string(naming.Source), ARN: outputs[tapstack.OutputDMSSourceEndpointArn]},
+			{Side: string(naming.Target), ARN: outputs[tapstack.OutputDMSTargetEndpointArn]},
 		},
 	}
 	obs, err := rep.Preflight(ctx, targets)
@@ -144,7 +135,7 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 // of the reconcile: a security group or a password being fixed is expected.
 func inspectDatabases(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, sql sqlrunner.Runner) *replication.DatabaseObservation {
 	outputs := pm.Status.Stack.Outputs
-	if sql == nil || outputs[outputSourceSecret] == "" || outputs[outputTargetSecret] == "" {
+	if sql == nil || outputs[tapstack.OutputSourceDbSecretArn] == "" || outputs[tapstack.OutputTargetDbSecretArn] == "" {
 		return nil
 	}
 	r := pm.Spec.Replication
@@ -166,11 +157,11 @@ func inspectDatabases(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration
 }
 
 func sourceDatabase(pm *paymentsv1alpha1.PaymentMigration) sqlrunner.Database {
-	return sqlrunner.Database{Side: string(naming.Source), SecretARN: pm.Status.Stack.Outputs[outputSourceSecret]}
+	return sqlrunner.Database{Side: string(naming.Source), SecretARN: pm.Status.Stack.Outputs[tapstack.OutputSourceDbSecretArn]}
 }
 
 func targetDatabase(pm *paymentsv1alpha1.PaymentMigration) sqlrunner.Database {
-	return sqlrunner.Database{Side: string(naming.Target), SecretARN: pm.Status.Stack.Outputs[outputTargetSecret]}
+	return sqlrunner.Database{Side: string(naming.Target), SecretARN: pm.Status.Stack.Outputs[tapstack.OutputTargetDbSecretArn]}
 }
 
 func (r *PaymentMigrationReconciler) actOnTask(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, arn string, action replication.TaskAction) error {
@@ -252,19 +243,19 @@ func (r *PaymentMigrationReconciler) sampleValidation(ctx context.Context, pm *p
 	return nil
 }
 
-// cadence is how soon to sample again: quickly while DMS is in a transition or
-// preflight is pending, then by phase. Metrics arrive once a minute, so
-// sampling a replicating migration more often buys nothing.
-func (r *PaymentMigrationReconciler) cadence(phase paymentsv1alpha1.Phase, busy bool) time.Duration {
+// replication is how soon to sample again: quickly while DMS is in a
+// transition or preflight is pending, then by phase. Metrics arrive once a
+// minute, so sampling a replicating migration more often buys nothing.
+func (t Timing) replication(phase paymentsv1alpha1.Phase, busy bool) time.Duration {
 	switch {
 	case busy:
-		return r.Timing.Fast
+		return t.Fast
 	case phase == paymentsv1alpha1.PhaseFullLoad:
-		return r.Timing.FullLoad
+		return t.FullLoad
 	case phase == paymentsv1alpha1.PhaseReplicating:
-		return r.Timing.Replicating
+		return t.Replicating
 	default:
-		return r.Timing.Slow
+		return t.Slow
 	}
 }
 

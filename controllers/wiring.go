@@ -24,6 +24,7 @@ func AWSFromFactory(f *awsclients.Factory) AWSFactory {
 		if err != nil {
 			return AWSClients{}, err
 		}
-		return AWSClients{Stacks: set.Stacks, Tasks: set.Tasks, Buckets: set.Buckets, Replication: set.Replication, SQL: set.SQL}, nil
+		// One DMS client: the replication step and the deletion path share it.
+		return AWSClients{Stacks: set.Stacks, Tasks: set.Replication, Buckets: set.Buckets, Replication: set.Replication, SQL: set.SQL}, nil
 	}
 }

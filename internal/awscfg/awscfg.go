@@ -3,7 +3,9 @@
 // AWS_PROFILE, web identity, IMDS...), so the same binary runs against AWS or an
 // emulator, and nothing secret passes through our code. Retries use the SDK's
 // standard retryer (backoff, throttling handling) with the operator's attempt
-// count, which takes the place of AWS_MAX_ATTEMPTS.
+// count, which takes the place of AWS_MAX_ATTEMPTS. Every call of every client
+// built from the configuration is bounded by the operator's call timeout,
+// from inside the SDK's middleware stack (see CallTimeout).
 package awscfg
 
 import (
@@ -22,8 +24,12 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
 
-// DefaultCallTimeout bounds every single AWS call; callers wrap each call in it.
+// DefaultCallTimeout bounds every single AWS call when Options.CallTimeout is 0.
 const DefaultCallTimeout = 30 * time.Second
+
+// callTimeoutID names the timeout middleware in a client's stack, where a
+// client that needs a longer bound replaces it (see CallTimeout).
+const callTimeoutID = "PaymentMigrationCallTimeout"
 
 // Options tune the configurations a Provider hands out.
 type Options struct {
@@ -37,6 +43,9 @@ type Options struct {
 	// call counters of awsmetrics: instrumenting the configuration reaches
 	// every client built from it.
 	APIOptions []func(*middleware.Stack) error
+	// CallTimeout bounds each API call of every client, the SDK's retries
+	// included; 0 means DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // Provider loads one aws.Config per region and caches it: loading reads files
@@ -56,6 +65,14 @@ func NewProvider(opts Options) *Provider {
 // S3PathStyle reports whether S3 clients must use path-style addressing.
 func (p *Provider) S3PathStyle() bool { return p.opts.S3PathStyle }
 
+// CallTimeout is the bound the configurations put on each API call.
+func (p *Provider) CallTimeout() time.Duration {
+	if p.opts.CallTimeout > 0 {
+		return p.opts.CallTimeout
+	}
+	return DefaultCallTimeout
+}
+
 // Config returns the configuration of region.
 func (p *Provider) Config(ctx context.Context, region string) (aws.Config, error) {
 	p.mu.Lock()
@@ -65,9 +82,12 @@ func (p *Provider) Config(ctx context.Context, region string) (aws.Config, error
 	}
 	loadCtx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
+	// The timeout goes in first, so that the options after it (the metrics'
+	// counters, added in front) see what it cut.
+	apiOptions := append([]func(*middleware.Stack) error{CallTimeout(p.CallTimeout())}, p.opts.APIOptions...)
 	cfg, err := config.LoadDefaultConfig(loadCtx,
 		config.WithRegion(region),
-		config.WithAPIOptions(p.opts.APIOptions),
+		config.WithAPIOptions(apiOptions),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				if p.opts.MaxAttempts > 0 {
@@ -81,6 +101,35 @@ func (p *Provider) Config(ctx context.Context, region string) (aws.Config, error
 	}
 	p.configs[region] = cfg
 	return cfg, nil
+}
+
+// CallTimeout returns an APIOptions entry that bounds each API call by d: the
+// whole call, the retryer's attempts and back-off included, as one caller's
+// call. A caller whose context ends sooner keeps its own, shorter deadline.
+//
+// Every configuration of a Provider carries it with Options.CallTimeout. A
+// client whose calls legitimately take longer appends another to its own
+// options, which replaces the configuration's, e.g.
+//
+//	s3.NewFromConfig(cfg, func(o *s3.Options) { o.APIOptions = append(o.APIOptions, awscfg.CallTimeout(2*d)) })
+//
+// The deadline ends when the call returns, so an operation whose output
+// streams its body to the caller (S3 GetObject) cannot be read past it; the
+// operator calls none.
+func CallTimeout(d time.Duration) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		bound := middleware.InitializeMiddlewareFunc(callTimeoutID,
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			})
+		if _, present := stack.Initialize.Get(callTimeoutID); present {
+			_, err := stack.Initialize.Swap(callTimeoutID, bound)
+			return err
+		}
+		return stack.Initialize.Add(bound, middleware.Before)
+	}
 }
 
 // CloudWatchJSON makes a CloudWatch client speak AWS JSON 1.0, one of the three

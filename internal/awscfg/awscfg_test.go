@@ -2,13 +2,16 @@ package awscfg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/smithy-go/middleware"
 
@@ -174,5 +177,152 @@ func TestAPIOptionsReachEveryClient(t *testing.T) {
 	}
 	if got := seen.Load(); got != 2 {
 		t.Errorf("the API option ran in %d calls, want 2", got)
+	}
+}
+
+// slowServer answers every request with an empty JSON document after delay,
+// or gives up when the client hangs up or the test ends first.
+func slowServer(t *testing.T, delay time.Duration) *httptest.Server {
+	t.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		case <-stop:
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		fmt.Fprint(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // runs first
+	return srv
+}
+
+// listMetrics makes one call through the SDK's whole client stack and says
+// how long it took.
+func listMetrics(ctx context.Context, t *testing.T, cfg aws.Config, optFns ...func(*cloudwatch.Options)) (time.Duration, error) {
+	t.Helper()
+	start := time.Now()
+	_, err := cloudwatch.NewFromConfig(cfg, append([]func(*cloudwatch.Options){CloudWatchJSON}, optFns...)...).
+		ListMetrics(ctx, &cloudwatch.ListMetricsInput{})
+	return time.Since(start), err
+}
+
+func TestEveryCallIsCutAtTheCallTimeout(t *testing.T) {
+	srv := slowServer(t, 5*time.Second)
+	for _, attempts := range []int{1, 3} {
+		t.Run(fmt.Sprintf("MaxAttempts_%d", attempts), func(t *testing.T) {
+			awstest.Isolate(t, srv.URL)
+			const timeout = 300 * time.Millisecond
+			cfg, err := NewProvider(Options{MaxAttempts: attempts, CallTimeout: timeout}).Config(context.Background(), "eu-west-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			took, err := listMetrics(context.Background(), t, cfg)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("ListMetrics against a server slower than the timeout: %v, want a deadline exceeded", err)
+			}
+			// The retries are inside the bound: the whole call ends at it.
+			if took < timeout || took > timeout+time.Second {
+				t.Errorf("the call ended after %s, want about the %s timeout", took, timeout)
+			}
+		})
+	}
+}
+
+func TestACallerDeadlineShorterThanTheTimeoutStands(t *testing.T) {
+	srv := slowServer(t, 5*time.Second)
+	awstest.Isolate(t, srv.URL)
+	cfg, err := NewProvider(Options{MaxAttempts: 1, CallTimeout: time.Minute}).Config(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	took, err := listMetrics(ctx, t, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) || took > 2*time.Second {
+		t.Errorf("ListMetrics = %v after %s, want a deadline exceeded after the caller's 200ms", err, took)
+	}
+}
+
+func TestACallWithinTheTimeoutSucceeds(t *testing.T) {
+	srv := slowServer(t, 100*time.Millisecond)
+	awstest.Isolate(t, srv.URL)
+	p := NewProvider(Options{MaxAttempts: 1, CallTimeout: 5 * time.Second})
+	cfg, err := p.Config(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listMetrics(context.Background(), t, cfg); err != nil {
+		t.Errorf("ListMetrics: %v", err)
+	}
+}
+
+func TestAClientCanTakeALongerTimeout(t *testing.T) {
+	srv := slowServer(t, 400*time.Millisecond)
+	awstest.Isolate(t, srv.URL)
+	cfg, err := NewProvider(Options{MaxAttempts: 1, CallTimeout: 100 * time.Millisecond}).Config(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listMetrics(context.Background(), t, cfg); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("with the configuration's timeout: %v, want a deadline exceeded", err)
+	}
+	longer := func(o *cloudwatch.Options) { o.APIOptions = append(o.APIOptions, CallTimeout(5*time.Second)) }
+	if _, err := listMetrics(context.Background(), t, cfg, longer); err != nil {
+		t.Errorf("with a client's longer timeout: %v", err)
+	}
+	// The longer timeout replaced the configuration's, it did not add to it:
+	// the client still has one bound, and a slower server still cuts it.
+	slower := slowServer(t, 5*time.Second)
+	awstest.Isolate(t, slower.URL)
+	cfg, err = NewProvider(Options{MaxAttempts: 1, CallTimeout: 100 * time.Millisecond}).Config(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shorter := func(o *cloudwatch.Options) { o.APIOptions = append(o.APIOptions, CallTimeout(300*time.Millisecond)) }
+	if took, err := listMetrics(context.Background(), t, cfg, longer, shorter); !errors.Is(err, context.DeadlineExceeded) || took > 2*time.Second {
+		t.Errorf("with the last of two client timeouts (300ms): %v after %s, want a deadline exceeded at it", err, took)
+	}
+}
+
+func TestCallTimeoutDefaults(t *testing.T) {
+	if got := NewProvider(Options{}).CallTimeout(); got != DefaultCallTimeout {
+		t.Errorf("CallTimeout() = %s, want the default %s", got, DefaultCallTimeout)
+	}
+	if got := NewProvider(Options{CallTimeout: time.Second}).CallTimeout(); got != time.Second {
+		t.Errorf("CallTimeout() = %s, want 1s", got)
+	}
+}
+
+// An API option put first in the initialize step, as the metrics' counters
+// are, wraps the timeout: it sees the caller's context and the timeout's error.
+func TestTheTimeoutSitsInsideTheOtherAPIOptions(t *testing.T) {
+	srv := slowServer(t, 5*time.Second)
+	awstest.Isolate(t, srv.URL)
+	var sawDeadline bool
+	var sawErr error
+	outer := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("outer",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				_, sawDeadline = ctx.Deadline()
+				out, md, err := next.HandleInitialize(ctx, in)
+				sawErr = err
+				return out, md, err
+			}), middleware.Before)
+	}
+	cfg, err := NewProvider(Options{MaxAttempts: 1, CallTimeout: 100 * time.Millisecond, APIOptions: []func(*middleware.Stack) error{outer}}).
+		Config(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listMetrics(context.Background(), t, cfg); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ListMetrics: %v, want a deadline exceeded", err)
+	}
+	if sawDeadline || !errors.Is(sawErr, context.DeadlineExceeded) {
+		t.Errorf("the outer option saw a deadline: %t, and the error %v; want the caller's context and the timeout's error", sawDeadline, sawErr)
 	}
 }

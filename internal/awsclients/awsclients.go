@@ -1,11 +1,11 @@
 // Package awsclients builds the operator's external AWS clients for a region,
-// once per region, from the SDK's standard configuration.
+// once per region, from the SDK's standard configuration. Every call of every
+// client is bounded by the Provider's call timeout (awscfg.CallTimeout).
 package awsclients
 
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -19,7 +19,6 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/buckets"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
-	"github.com/tapstack/payment-migration-operator/internal/dmstask"
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 )
@@ -27,10 +26,10 @@ import (
 // Set holds the clients of one region.
 type Set struct {
 	Stacks  *cfnstack.Client
-	Tasks   *dmstask.Client
 	Buckets *buckets.Emptier
-	// Replication is shared by every migration of the region, which is what
-	// lets it batch their task and latency reads.
+	// Replication is the region's DMS client (with CloudWatch, RDS and IAM),
+	// shared by every migration of the region, which is what lets it batch
+	// their task and latency reads; the deletion path stops tasks through it.
 	Replication *replicationaws.Client
 	// SQL runs the operator's SQL on the migration's databases, with the
 	// credentials from their secrets in this region.
@@ -39,8 +38,8 @@ type Set struct {
 
 // Factory hands out one Set per region.
 type Factory struct {
-	Provider    *awscfg.Provider
-	CallTimeout time.Duration
+	// Provider holds the configuration, the call timeout included.
+	Provider *awscfg.Provider
 	// DBSSLMode is the sslmode of the operator's database sessions.
 	DBSSLMode string
 
@@ -59,25 +58,25 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout := f.CallTimeout
-	if timeout <= 0 {
-		timeout = awscfg.DefaultCallTimeout
-	}
+	timeout := f.Provider.CallTimeout()
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = f.Provider.S3PathStyle() })
-	dmsc := dms.NewFromConfig(cfg)
+	// Emptying a bucket deletes up to 1000 versions per DeleteObjects call,
+	// which S3 may take longer than other calls to answer: its client gets
+	// twice the timeout, for the calls of the Emptier only.
+	emptierS3 := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = f.Provider.S3PathStyle()
+		o.APIOptions = append(o.APIOptions, awscfg.CallTimeout(2*timeout))
+	})
 	set := &Set{
 		Stacks: &cfnstack.Client{
-			API:         cloudformation.NewFromConfig(cfg),
-			CallTimeout: timeout,
-			Stager:      &cfnstack.BucketStager{S3: s3c, STS: sts.NewFromConfig(cfg), Region: region, CallTimeout: timeout},
+			API:    cloudformation.NewFromConfig(cfg),
+			Stager: &cfnstack.BucketStager{S3: s3c, STS: sts.NewFromConfig(cfg), Region: region},
 		},
-		Tasks:   &dmstask.Client{API: dmsc, CallTimeout: timeout},
-		Buckets: &buckets.Emptier{API: s3c, CallTimeout: 2 * timeout},
-		Replication: replicationaws.New(dmsc,
+		Buckets: &buckets.Emptier{API: emptierS3},
+		Replication: replicationaws.New(dms.NewFromConfig(cfg),
 			cloudwatch.NewFromConfig(cfg, awscfg.CloudWatchJSON),
 			rds.NewFromConfig(cfg),
-			iam.NewFromConfig(cfg),
-			timeout),
+			iam.NewFromConfig(cfg)),
 		SQL: &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
 	}
 	if f.sets == nil {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -80,26 +79,16 @@ const (
 )
 
 // Client is the CloudFormation external client.
+// Each call is bounded by the SDK client's middleware (awscfg.CallTimeout).
 type Client struct {
-	API         API
-	Stager      Stager
-	CallTimeout time.Duration
-}
-
-func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	timeout := c.CallTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	return context.WithTimeout(ctx, timeout)
+	API    API
+	Stager Stager
 }
 
 // Observe reads the stack, its outputs and, when something failed, the first
 // failed resource from its events.
 func (c *Client) Observe(ctx context.Context, name string) (Observation, error) {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	out, err := c.API.DescribeStacks(callCtx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	out, err := c.API.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 	if isStackMissing(err) {
 		return Observation{}, nil
 	}
@@ -143,11 +132,9 @@ func HasFailure(status string) bool {
 // the event that started it) and returns the earliest resource failure. Later
 // failures are usually "Resource creation cancelled" consequences of the first.
 func (c *Client) firstFailure(ctx context.Context, stackID string) (resource, reason string, err error) {
-	var token *string
-	for page := 0; page < 20; page++ { // 20 pages of 100 events bound the walk
-		callCtx, cancel := c.call(ctx)
-		out, err := c.API.DescribeStackEvents(callCtx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID), NextToken: token})
-		cancel()
+	events := cloudformation.NewDescribeStackEventsPaginator(c.API, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID)})
+	for page := 0; page < 20 && events.HasMorePages(); page++ { // 20 pages of 100 events bound the walk
+		out, err := events.NextPage(ctx)
 		if err != nil {
 			return "", "", fmt.Errorf("reading events of stack %s: %w", stackID, err)
 		}
@@ -177,10 +164,6 @@ func (c *Client) firstFailure(ctx context.Context, stackID string) (resource, re
 				reason = r
 			}
 		}
-		if out.NextToken == nil {
-			break
-		}
-		token = out.NextToken
 	}
 	return resource, reason, nil
 }
@@ -201,9 +184,7 @@ func (c *Client) Create(ctx context.Context, d Desired) error {
 	if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 		return err
 	}
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.API.CreateStack(callCtx, in); err != nil {
+	if _, err := c.API.CreateStack(ctx, in); err != nil {
 		return fmt.Errorf("creating stack %s: %w", d.Name, err)
 	}
 	return nil
@@ -254,12 +235,10 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 		if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 			return "", err
 		}
-		callCtx, cancel := c.call(ctx)
-		defer cancel()
 		// No ClientToken: the name, derived from the hash, already makes a retry
 		// collide with the first attempt (AlreadyExists), and a token would be
 		// replayed when the same template comes back after a deletion.
-		_, err := c.API.CreateChangeSet(callCtx, in)
+		_, err := c.API.CreateChangeSet(ctx, in)
 		var exists *cfntypes.AlreadyExistsException
 		if err != nil && !errors.As(err, &exists) {
 			return "", fmt.Errorf("creating change set %s: %w", name, err)
@@ -295,9 +274,7 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 		}
 		return UpdatePending, nil
 	}
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.API.ExecuteChangeSet(callCtx, &cloudformation.ExecuteChangeSetInput{
+	if _, err := c.API.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{
 		StackName:     aws.String(stackID),
 		ChangeSetName: aws.String(name),
 		// The change set's own id makes the token unique to this change set,
@@ -320,9 +297,7 @@ func executeToken(changeSetID, name string) string {
 }
 
 func (c *Client) describeChangeSet(ctx context.Context, stackID, name string) (*cloudformation.DescribeChangeSetOutput, error) {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	out, err := c.API.DescribeChangeSet(callCtx, &cloudformation.DescribeChangeSetInput{StackName: aws.String(stackID), ChangeSetName: aws.String(name)})
+	out, err := c.API.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{StackName: aws.String(stackID), ChangeSetName: aws.String(name)})
 	var notFound *cfntypes.ChangeSetNotFoundException
 	if errors.As(err, &notFound) || hasCode(err, "ChangeSetNotFound") {
 		return nil, nil
@@ -334,9 +309,7 @@ func (c *Client) describeChangeSet(ctx context.Context, stackID, name string) (*
 }
 
 func (c *Client) deleteChangeSet(ctx context.Context, stackID, name string) error {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.API.DeleteChangeSet(callCtx, &cloudformation.DeleteChangeSetInput{StackName: aws.String(stackID), ChangeSetName: aws.String(name)}); err != nil {
+	if _, err := c.API.DeleteChangeSet(ctx, &cloudformation.DeleteChangeSetInput{StackName: aws.String(stackID), ChangeSetName: aws.String(name)}); err != nil {
 		return fmt.Errorf("deleting change set %s: %w", name, err)
 	}
 	return nil
@@ -348,9 +321,7 @@ func isNoChanges(reason string) bool {
 
 // Delete starts deleting the stack; Observe reports when it is gone.
 func (c *Client) Delete(ctx context.Context, stackID string) error {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.API.DeleteStack(callCtx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID)}); err != nil {
+	if _, err := c.API.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID)}); err != nil {
 		return fmt.Errorf("deleting stack %s: %w", stackID, err)
 	}
 	return nil

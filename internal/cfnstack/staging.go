@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -32,12 +31,12 @@ type STSAPI interface {
 
 // BucketStager keeps large templates in an operator-managed bucket per account
 // and region, created on first use and set up like CDK's bootstrap bucket:
-// versioned, encrypted, closed to the public.
+// versioned, encrypted, closed to the public. Each call is bounded by the SDK
+// clients' middleware (awscfg.CallTimeout).
 type BucketStager struct {
-	S3          S3API
-	STS         STSAPI
-	Region      string
-	CallTimeout time.Duration
+	S3     S3API
+	STS    STSAPI
+	Region string
 
 	mu     sync.Mutex
 	bucket string // set once the bucket is known to exist
@@ -56,9 +55,7 @@ func (s *BucketStager) Stage(ctx context.Context, stackName, hash string, body [
 		return "", err
 	}
 	key := fmt.Sprintf("templates/%s/%s.json", stackName, strings.TrimPrefix(hash, "sha256:"))
-	callCtx, cancel := s.call(ctx)
-	defer cancel()
-	if _, err := s.S3.PutObject(callCtx, &s3.PutObjectInput{
+	if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:      aws.String(bucket),
 		Key:         aws.String(key),
 		Body:        bytes.NewReader(body),
@@ -69,31 +66,19 @@ func (s *BucketStager) Stage(ctx context.Context, stackName, hash string, body [
 	return fmt.Sprintf("https://%s.s3.%s.amazonaws.com/%s", bucket, s.Region, key), nil
 }
 
-func (s *BucketStager) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	timeout := s.CallTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	return context.WithTimeout(ctx, timeout)
-}
-
 func (s *BucketStager) ensureBucket(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bucket != "" {
 		return s.bucket, nil
 	}
-	callCtx, cancel := s.call(ctx)
-	id, err := s.STS.GetCallerIdentity(callCtx, &sts.GetCallerIdentityInput{})
-	cancel()
+	id, err := s.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return "", fmt.Errorf("reading the account id for the staging bucket: %w", err)
 	}
 	bucket := StagingBucketName(aws.ToString(id.Account), s.Region)
 
-	callCtx, cancel = s.call(ctx)
-	_, err = s.S3.HeadBucket(callCtx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
-	cancel()
+	_, err = s.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	var notFound *s3types.NotFound
 	if err != nil && !errors.As(err, &notFound) {
 		return "", fmt.Errorf("checking staging bucket %s: %w", bucket, err)
@@ -142,10 +127,7 @@ func (s *BucketStager) createBucket(ctx context.Context, bucket string, create b
 		steps = steps[1:]
 	}
 	for _, step := range steps {
-		callCtx, cancel := s.call(ctx)
-		err := step.do(callCtx)
-		cancel()
-		if err != nil {
+		if err := step.do(ctx); err != nil {
 			return fmt.Errorf("%s staging bucket %s: %w", step.what, bucket, err)
 		}
 	}

@@ -6,6 +6,8 @@ package conditions
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
 )
 
 // Ready is the summary condition type.
@@ -25,7 +27,7 @@ func Set(conds *[]metav1.Condition, generation int64, condType string, status me
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
-		Message:            truncate(message, 32768),
+		Message:            statustext.Truncate(message, 32768),
 		ObservedGeneration: generation,
 	})
 	return before == nil || old.Status != status || old.Reason != reason
@@ -54,12 +56,4 @@ func Summarize(conds *[]metav1.Condition, generation int64, order []string) bool
 		return Set(conds, generation, Ready, metav1.ConditionUnknown, unknown.Reason, unknown.Type+": "+unknown.Message)
 	}
 	return Set(conds, generation, Ready, metav1.ConditionTrue, "AllConditionsTrue", "every condition holds")
-}
-
-// truncate keeps messages within the API's limit; AWS error texts can be long.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

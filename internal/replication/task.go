@@ -7,6 +7,8 @@ package replication
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
 )
 
 // TaskStatus values DMS reports for a replication task.
@@ -94,7 +96,7 @@ func DecideTask(in TaskInputs) TaskDecision {
 	started := in.StartedBefore || t.EverStarted
 	switch t.Status {
 	case StatusCreating, StatusModifying, StatusTesting, StatusMoving:
-		return TaskDecision{Reason: "Task" + camel(t.Status), Message: "DMS task is " + t.Status, Busy: true}
+		return TaskDecision{Reason: "Task" + statustext.Camel(t.Status), Message: "DMS task is " + t.Status, Busy: true}
 	case StatusStarting:
 		return TaskDecision{Reason: "TaskStarting", Message: "DMS task is starting", Busy: true}
 	case StatusStopping:
@@ -163,13 +165,4 @@ func orUnknown(s string) string {
 		return "no reason given"
 	}
 	return s
-}
-
-// camel turns failed-move into FailedMove, for condition reasons.
-func camel(s string) string {
-	var b strings.Builder
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' || r == ' ' }) {
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
 }

@@ -331,11 +331,3 @@ func TestFullLoadDone(t *testing.T) {
 		})
 	}
 }
-
-func TestCamel_TurnsStatusesIntoReasonParts(t *testing.T) {
-	for in, want := range map[string]string{"creating": "Creating", "failed-move": "FailedMove", "a_b c": "ABC", "": ""} {
-		if got := camel(in); got != want {
-			t.Errorf("camel(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -1,7 +1,9 @@
 // Package replicationaws reads and drives DMS and what surrounds it (RDS
 // parameters, IAM roles, CloudWatch metrics) for the migrations of one region.
-// The reads every migration repeats on its sampling cadence (task status, CDC
-// latency) are batched: one call serves every migration of the region.
+// The reads every migration repeats each time it samples (task status, CDC
+// latency) are batched: one call serves every migration of the region. It is
+// the operator's one DMS client: the deletion path stops tasks through it too.
+// Each call is bounded by the SDK clients' middleware (awscfg.CallTimeout).
 package replicationaws
 
 import (
@@ -16,8 +18,8 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 )
 
-// DefaultMaxAge is how stale a batched read may be. Shorter than the fastest
-// sampling cadence (60 s while replicating) so each sample sees a fresh read,
+// DefaultMaxAge is how stale a batched read may be. Shorter than the shortest
+// sampling interval (60 s while replicating) so each sample sees a fresh read,
 // long enough that many migrations share one.
 const DefaultMaxAge = 20 * time.Second
 
@@ -57,8 +59,6 @@ type Client struct {
 	RDS        RDSAPI
 	IAM        IAMAPI
 
-	// CallTimeout bounds each API call; 0 means 30 s.
-	CallTimeout time.Duration
 	// MaxAge is how old a batched task or lag read may be; 0 means DefaultMaxAge.
 	MaxAge time.Duration
 	// Now is the clock of the caches and the metric window; nil means time.Now.
@@ -68,19 +68,14 @@ type Client struct {
 	lags  batcher[lagKey, replication.LagSample]
 }
 
-// New returns a Client over the SDK clients of one region.
-func New(dmsAPI DMSAPI, cw CloudWatchAPI, rdsAPI RDSAPI, iamAPI IAMAPI, callTimeout time.Duration) *Client {
-	c := &Client{DMS: dmsAPI, CloudWatch: cw, RDS: rdsAPI, IAM: iamAPI, CallTimeout: callTimeout}
+// New returns a Client over the SDK clients of one region. The calls are
+// bounded by the SDK clients' own middleware (awscfg.CallTimeout), not here:
+// the trailing duration, the per-call timeout this package used to apply, is
+// ignored, and goes once test/emulator stops passing it.
+func New(dmsAPI DMSAPI, cw CloudWatchAPI, rdsAPI RDSAPI, iamAPI IAMAPI) *Client {
+	c := &Client{DMS: dmsAPI, CloudWatch: cw, RDS: rdsAPI, IAM: iamAPI}
 	c.tasks.volatile = inTransition
 	return c
-}
-
-func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	timeout := c.CallTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	return context.WithTimeout(ctx, timeout)
 }
 
 func (c *Client) now() time.Time {

@@ -72,17 +72,14 @@ func (c *Client) readLagChunk(ctx context.Context, keys []lagKey, start, end tim
 			lagQuery(targetQuery+strconv.Itoa(i), "CDCLatencyTarget", k))
 	}
 	newest := make([]struct{ source, target datapoint }, len(keys))
-	var token *string
-	for {
-		callCtx, cancel := c.call(ctx)
-		page, err := c.CloudWatch.GetMetricData(callCtx, &cloudwatch.GetMetricDataInput{
-			MetricDataQueries: queries,
-			StartTime:         aws.Time(start),
-			EndTime:           aws.Time(end),
-			ScanBy:            cwtypes.ScanByTimestampDescending,
-			NextToken:         token,
-		})
-		cancel()
+	pages := cloudwatch.NewGetMetricDataPaginator(c.CloudWatch, &cloudwatch.GetMetricDataInput{
+		MetricDataQueries: queries,
+		StartTime:         aws.Time(start),
+		EndTime:           aws.Time(end),
+		ScanBy:            cwtypes.ScanByTimestampDescending,
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading DMS CDC latency of %d tasks: %w", len(keys), err)
 		}
@@ -99,10 +96,6 @@ func (c *Client) readLagChunk(ctx context.Context, keys []lagKey, start, end tim
 			}
 			p.merge(r.Timestamps, r.Values)
 		}
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		token = page.NextToken
 	}
 	samples := make([]replication.LagSample, len(keys))
 	for i, n := range newest {

@@ -54,9 +54,7 @@ func (c *Client) sourceDB(ctx context.Context, id, group string) (status, applyS
 	if id == "" {
 		return "", "", nil
 	}
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	out, err := c.RDS.DescribeDBInstances(callCtx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	out, err := c.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
 	var notFound *rdstypes.DBInstanceNotFoundFault
 	if errors.As(err, &notFound) {
 		return "", "", nil
@@ -84,15 +82,12 @@ func (c *Client) parameter(ctx context.Context, group, name string) (string, err
 	if group == "" {
 		return "", nil
 	}
-	var marker *string
-	for {
-		callCtx, cancel := c.call(ctx)
-		page, err := c.RDS.DescribeDBParameters(callCtx, &rds.DescribeDBParametersInput{
-			DBParameterGroupName: aws.String(group),
-			MaxRecords:           aws.Int32(100),
-			Marker:               marker,
-		})
-		cancel()
+	pages := rds.NewDescribeDBParametersPaginator(c.RDS, &rds.DescribeDBParametersInput{
+		DBParameterGroupName: aws.String(group),
+		MaxRecords:           aws.Int32(100),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		var notFound *rdstypes.DBParameterGroupNotFoundFault
 		if errors.As(err, &notFound) {
 			return "", nil
@@ -105,18 +100,13 @@ func (c *Client) parameter(ctx context.Context, group, name string) (string, err
 				return aws.ToString(p.ParameterValue), nil
 			}
 		}
-		if aws.ToString(page.Marker) == "" {
-			return "", nil
-		}
-		marker = page.Marker
 	}
+	return "", nil
 }
 
 func (c *Client) role(ctx context.Context, name string) (replication.RoleCheck, error) {
 	check := replication.RoleCheck{Name: name}
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	out, err := c.IAM.GetRole(callCtx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	out, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 	var noSuch *iamtypes.NoSuchEntityException
 	if errors.As(err, &noSuch) {
 		return check, nil
@@ -135,9 +125,7 @@ func (c *Client) instanceStatus(ctx context.Context, arn string) (string, error)
 	if arn == "" {
 		return "", nil
 	}
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	out, err := c.DMS.DescribeReplicationInstances(callCtx, &dms.DescribeReplicationInstancesInput{
+	out, err := c.DMS.DescribeReplicationInstances(ctx, &dms.DescribeReplicationInstancesInput{
 		Filters: []dmstypes.Filter{{Name: aws.String("replication-instance-arn"), Values: []string{arn}}},
 	})
 	var notFound *dmstypes.ResourceNotFoundFault
@@ -167,15 +155,12 @@ func (c *Client) connections(ctx context.Context, instanceARN string, endpoints 
 		arns = append(arns, e.ARN)
 	}
 	found := map[string]dmstypes.Connection{}
-	var marker *string
-	for done := false; !done; {
-		callCtx, cancel := c.call(ctx)
-		page, err := c.DMS.DescribeConnections(callCtx, &dms.DescribeConnectionsInput{
-			Filters:    []dmstypes.Filter{{Name: aws.String("endpoint-arn"), Values: arns}},
-			MaxRecords: aws.Int32(100),
-			Marker:     marker,
-		})
-		cancel()
+	pages := dms.NewDescribeConnectionsPaginator(c.DMS, &dms.DescribeConnectionsInput{
+		Filters:    []dmstypes.Filter{{Name: aws.String("endpoint-arn"), Values: arns}},
+		MaxRecords: aws.Int32(100),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		var notFound *dmstypes.ResourceNotFoundFault
 		if errors.As(err, &notFound) {
 			break
@@ -189,8 +174,6 @@ func (c *Client) connections(ctx context.Context, instanceARN string, endpoints 
 				found[arn] = conn
 			}
 		}
-		marker = page.Marker
-		done = aws.ToString(marker) == ""
 	}
 	out := make([]replication.Connection, 0, len(endpoints))
 	for _, e := range endpoints {
@@ -209,9 +192,7 @@ func (c *Client) connections(ctx context.Context, instanceARN string, endpoints 
 // test already running is what the caller wants, so DMS refusing a second one
 // is not an error.
 func (c *Client) TestConnection(ctx context.Context, instanceARN, endpointARN string) error {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	_, err := c.DMS.TestConnection(callCtx, &dms.TestConnectionInput{
+	_, err := c.DMS.TestConnection(ctx, &dms.TestConnectionInput{
 		ReplicationInstanceArn: aws.String(instanceARN),
 		EndpointArn:            aws.String(endpointARN),
 	})
@@ -244,9 +225,7 @@ func testAlreadyRunning(err error) bool {
 
 // RebootDB reboots an RDS instance, to apply a parameter pending a reboot.
 func (c *Client) RebootDB(ctx context.Context, dbInstanceID string) error {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.RDS.RebootDBInstance(callCtx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(dbInstanceID)}); err != nil {
+	if _, err := c.RDS.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(dbInstanceID)}); err != nil {
 		return fmt.Errorf("rebooting DB instance %s: %w", dbInstanceID, err)
 	}
 	return nil

@@ -16,7 +16,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
 )
 
-// The steady-replication cadences of the reconciler (controllers.DefaultTiming)
+// The steady-replication intervals of the reconciler (controllers.DefaultTiming)
 // and the lag gate's defaults (spec.replication and spec.cutover).
 const (
 	sampleEvery     = time.Minute

@@ -54,7 +54,7 @@ func (c *Client) describeTasks(ctx context.Context, arns []string) (map[string]r
 	for chunk := range slices.Chunk(arns, tasksPerCall) {
 		tasks, err := c.describeTaskChunk(ctx, chunk)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("describing %d replication tasks: %w", len(chunk), err))
 			continue
 		}
 		for _, arn := range chunk {
@@ -64,34 +64,30 @@ func (c *Client) describeTasks(ctx context.Context, arns []string) (map[string]r
 	return out, errors.Join(errs...)
 }
 
+// describeTaskChunk reads the tasks with these ARNs, at most tasksPerCall of
+// them; a task DMS does not know is absent from the map.
 func (c *Client) describeTaskChunk(ctx context.Context, arns []string) (map[string]replication.Task, error) {
 	tasks := map[string]replication.Task{}
-	var marker *string
-	for {
-		callCtx, cancel := c.call(ctx)
-		page, err := c.DMS.DescribeReplicationTasks(callCtx, &dms.DescribeReplicationTasksInput{
-			Filters:         []dmstypes.Filter{{Name: aws.String("replication-task-arn"), Values: arns}},
-			WithoutSettings: aws.Bool(true),
-			MaxRecords:      aws.Int32(100),
-			Marker:          marker,
-		})
-		cancel()
+	pages := dms.NewDescribeReplicationTasksPaginator(c.DMS, &dms.DescribeReplicationTasksInput{
+		Filters:         []dmstypes.Filter{{Name: aws.String("replication-task-arn"), Values: arns}},
+		WithoutSettings: aws.Bool(true),
+		MaxRecords:      aws.Int32(100),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		// DMS answers a filter that matches nothing with this fault.
 		var notFound *dmstypes.ResourceNotFoundFault
 		if errors.As(err, &notFound) {
 			return tasks, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("describing %d replication tasks: %w", len(arns), err)
+			return nil, err
 		}
 		for _, t := range page.ReplicationTasks {
 			tasks[aws.ToString(t.ReplicationTaskArn)] = taskFromSDK(t)
 		}
-		if aws.ToString(page.Marker) == "" {
-			return tasks, nil
-		}
-		marker = page.Marker
 	}
+	return tasks, nil
 }
 
 func taskFromSDK(t dmstypes.ReplicationTask) replication.Task {
@@ -129,9 +125,7 @@ func (c *Client) StartTask(ctx context.Context, arn string, how replication.Task
 	// The cached status predates the start; drop it even when the call fails,
 	// since DMS may have acted on a request that timed out.
 	defer c.tasks.invalidate(arn)
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.DMS.StartReplicationTask(callCtx, &dms.StartReplicationTaskInput{
+	if _, err := c.DMS.StartReplicationTask(ctx, &dms.StartReplicationTaskInput{
 		ReplicationTaskArn:       aws.String(arn),
 		StartReplicationTaskType: kind,
 	}); err != nil {
@@ -143,9 +137,7 @@ func (c *Client) StartTask(ctx context.Context, arn string, how replication.Task
 // StopTask stops a running task.
 func (c *Client) StopTask(ctx context.Context, arn string) error {
 	defer c.tasks.invalidate(arn)
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.DMS.StopReplicationTask(callCtx, &dms.StopReplicationTaskInput{ReplicationTaskArn: aws.String(arn)}); err != nil {
+	if _, err := c.DMS.StopReplicationTask(ctx, &dms.StopReplicationTaskInput{ReplicationTaskArn: aws.String(arn)}); err != nil {
 		return fmt.Errorf("stopping replication task %s: %w", arn, err)
 	}
 	return nil
@@ -155,15 +147,12 @@ func (c *Client) StopTask(ctx context.Context, arn string) error {
 // DescribeTableStatistics reads one task per call.
 func (c *Client) TableStatistics(ctx context.Context, arn string) ([]replication.TableStats, error) {
 	var stats []replication.TableStats
-	var marker *string
-	for {
-		callCtx, cancel := c.call(ctx)
-		page, err := c.DMS.DescribeTableStatistics(callCtx, &dms.DescribeTableStatisticsInput{
-			ReplicationTaskArn: aws.String(arn),
-			MaxRecords:         aws.Int32(tableStatsPage),
-			Marker:             marker,
-		})
-		cancel()
+	pages := dms.NewDescribeTableStatisticsPaginator(c.DMS, &dms.DescribeTableStatisticsInput{
+		ReplicationTaskArn: aws.String(arn),
+		MaxRecords:         aws.Int32(tableStatsPage),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("describing table statistics of %s: %w", arn, err)
 		}
@@ -178,9 +167,41 @@ func (c *Client) TableStatistics(ctx context.Context, arn string) ([]replication
 				Suspended:       t.ValidationSuspendedRecords,
 			})
 		}
-		if aws.ToString(page.Marker) == "" {
-			return stats, nil
-		}
-		marker = page.Marker
 	}
+	return stats, nil
+}
+
+// movesData reports whether a task status means DMS is moving data (or about
+// to), so the task must be stopped before the stack that holds it can be
+// deleted.
+func movesData(status string) bool {
+	switch status {
+	case replication.StatusRunning, replication.StatusStarting, "resuming":
+		return true
+	}
+	return false
+}
+
+// StopIfRunning stops the task when it runs and reports whether it is stopped
+// (or gone) now, so the caller knows whether to wait. It reads the task
+// afresh, not from the batched read: the deletion path acts on what DMS says
+// now.
+func (c *Client) StopIfRunning(ctx context.Context, arn string) (stopped bool, err error) {
+	tasks, err := c.describeTaskChunk(ctx, []string{arn})
+	if err != nil {
+		return false, fmt.Errorf("describing replication task %s: %w", arn, err)
+	}
+	task, exists := tasks[arn]
+	switch {
+	case !exists:
+		return true, nil
+	case task.Status == replication.StatusStopping:
+		return false, nil
+	case !movesData(task.Status):
+		return true, nil
+	}
+	if err := c.StopTask(ctx, arn); err != nil {
+		return false, err
+	}
+	return false, nil
 }

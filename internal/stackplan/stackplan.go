@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
 )
 
 // Action is what the reconciler must do next.
@@ -22,19 +23,20 @@ const (
 	Create Action = "Create"
 	// Update the stack to the desired template through a change set.
 	Update Action = "Update"
-	// DeleteFailed deletes a stack whose creation rolled back, so it can be
-	// created again (CloudFormation cannot update a ROLLBACK_COMPLETE stack).
-	DeleteFailed Action = "DeleteFailed"
+	// RecreateRolledBack deletes a stack whose creation rolled back, so it can
+	// be created again (CloudFormation cannot update a ROLLBACK_COMPLETE stack).
+	RecreateRolledBack Action = "RecreateRolledBack"
 )
 
-// Pace says how soon to look again.
-type Pace string
+// Timing says how soon to look again: which of the reconciler's Timing
+// intervals (controllers.Timing) applies.
+type Timing string
 
 const (
 	// Fast: an operation is in progress.
-	Fast Pace = "Fast"
+	Fast Timing = "Fast"
 	// Slow: the stack is stable; an idle migration should cost few AWS calls.
-	Slow Pace = "Slow"
+	Slow Timing = "Slow"
 )
 
 // Inputs are everything the decision depends on.
@@ -53,7 +55,7 @@ type Inputs struct {
 // Plan is the decision.
 type Plan struct {
 	Action Action
-	Pace   Pace
+	Timing Timing
 	// Ready, Reason and Message make the StackReady condition.
 	Ready   bool
 	Reason  string
@@ -74,10 +76,10 @@ func Decide(in Inputs) Plan {
 			attempts = 1
 		}
 		if !changed && in.Attempts >= in.MaxAttempts && in.MaxAttempts > 0 {
-			return Plan{Action: None, Pace: Slow, Reason: "CreateFailed", Terminal: true,
+			return Plan{Action: None, Timing: Slow, Reason: "CreateFailed", Terminal: true,
 				Message: fmt.Sprintf("stack creation failed %d times with this template; change the spec to try again", in.Attempts)}
 		}
-		return Plan{Action: Create, Pace: Fast, Reason: "Creating", Attempts: attempts,
+		return Plan{Action: Create, Timing: Fast, Reason: "Creating", Attempts: attempts,
 			Message: fmt.Sprintf("creating the stack (attempt %d)", attempts)}
 	}
 
@@ -85,37 +87,37 @@ func Decide(in Inputs) Plan {
 	switch status {
 	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE":
 		if changed {
-			return Plan{Action: Update, Pace: Fast, Ready: true, Reason: "Updating", Message: "the spec changed; updating the stack through a change set"}
+			return Plan{Action: Update, Timing: Fast, Ready: true, Reason: "Updating", Message: "the spec changed; updating the stack through a change set"}
 		}
-		return Plan{Action: None, Pace: Slow, Ready: true, Reason: readyReason(status), Message: "stack " + status}
+		return Plan{Action: None, Timing: Slow, Ready: true, Reason: readyReason(status), Message: "stack " + status}
 
 	case "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE":
 		// The stack works, on its previous template: the update did not happen.
 		// Retrying the same template would fail the same way; a changed spec is
 		// tried as a new update.
 		if changed {
-			return Plan{Action: Update, Pace: Fast, Reason: "Updating", Message: "the spec changed after a rolled-back update; updating again"}
+			return Plan{Action: Update, Timing: Fast, Reason: "Updating", Message: "the spec changed after a rolled-back update; updating again"}
 		}
-		return Plan{Action: None, Pace: Slow, Reason: "UpdateRolledBack", Message: "the last update was rolled back: " + failure(obs)}
+		return Plan{Action: None, Timing: Slow, Reason: "UpdateRolledBack", Message: "the last update was rolled back: " + failure(obs)}
 
 	case "ROLLBACK_COMPLETE":
 		// Creation failed and rolled back; CloudFormation can only delete such a stack.
 		if !changed && in.MaxAttempts > 0 && in.Attempts >= in.MaxAttempts {
-			return Plan{Action: None, Pace: Slow, Reason: "CreateFailed", Terminal: true,
+			return Plan{Action: None, Timing: Slow, Reason: "CreateFailed", Terminal: true,
 				Message: fmt.Sprintf("creation failed %d times, last: %s; change the spec to try again", in.Attempts, failure(obs))}
 		}
-		return Plan{Action: DeleteFailed, Pace: Fast, Reason: "CreateFailed",
+		return Plan{Action: RecreateRolledBack, Timing: Fast, Reason: "CreateFailed",
 			Message: "creation failed, deleting the rolled-back stack to create it again: " + failure(obs)}
 
 	case "CREATE_FAILED", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED", "IMPORT_ROLLBACK_FAILED":
 		// CloudFormation could not clean up after itself; the stack needs a
 		// human (continue-update-rollback, or removing a resource by hand).
-		return Plan{Action: None, Pace: Slow, Reason: camel(status), Terminal: true, Message: "stack " + status + ": " + failure(obs)}
+		return Plan{Action: None, Timing: Slow, Reason: statustext.Camel(status), Terminal: true, Message: "stack " + status + ": " + failure(obs)}
 
 	case "REVIEW_IN_PROGRESS":
 		// A stack created by a change set that was never executed: not ours to
 		// execute blindly, but CloudFormation reports no progress either.
-		return Plan{Action: None, Pace: Slow, Reason: "ReviewInProgress", Message: "stack is in REVIEW_IN_PROGRESS: a change set awaits execution"}
+		return Plan{Action: None, Timing: Slow, Reason: "ReviewInProgress", Message: "stack is in REVIEW_IN_PROGRESS: a change set awaits execution"}
 	}
 
 	if strings.HasSuffix(status, "_IN_PROGRESS") {
@@ -127,9 +129,9 @@ func Decide(in Inputs) Plan {
 		if strings.Contains(status, "ROLLBACK") {
 			msg += ": " + failure(obs)
 		}
-		return Plan{Action: None, Pace: Fast, Ready: ready, Reason: camel(status), Message: msg}
+		return Plan{Action: None, Timing: Fast, Ready: ready, Reason: statustext.Camel(status), Message: msg}
 	}
-	return Plan{Action: None, Pace: Slow, Reason: "UnknownStatus", Message: "stack reports status " + status + ", which the operator does not know"}
+	return Plan{Action: None, Timing: Slow, Reason: "UnknownStatus", Message: "stack reports status " + status + ", which the operator does not know"}
 }
 
 func readyReason(status string) string {
@@ -149,17 +151,4 @@ func failure(obs cfnstack.Observation) string {
 	default:
 		return "no failure reason reported"
 	}
-}
-
-// camel turns UPDATE_ROLLBACK_IN_PROGRESS into UpdateRollbackInProgress, a
-// condition reason that reads well in kubectl.
-func camel(status string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(strings.ToLower(status), "_") {
-		if part == "" {
-			continue
-		}
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
 }

@@ -25,7 +25,7 @@ var camelCase = regexp.MustCompile(`^[A-Z][a-z]+(?:[A-Z][a-z]+)*$`)
 // want is the part of a Plan a row of the status table fixes.
 type want struct {
 	action       Action
-	pace         Pace
+	timing       Timing
 	ready        bool
 	terminal     bool
 	reason       string
@@ -33,18 +33,18 @@ type want struct {
 }
 
 // Shorthands for the rows of the table below.
-func wait(reason string) want { return want{action: None, pace: Fast, reason: reason} }
+func wait(reason string) want { return want{action: None, timing: Fast, reason: reason} }
 func waitFailing(reason string) want {
-	return want{action: None, pace: Fast, reason: reason, namesFailure: true}
+	return want{action: None, timing: Fast, reason: reason, namesFailure: true}
 }
 func stuck(reason string) want {
-	return want{action: None, pace: Slow, terminal: true, reason: reason, namesFailure: true}
+	return want{action: None, timing: Slow, terminal: true, reason: reason, namesFailure: true}
 }
 
 var (
-	update      = want{action: Update, pace: Fast, ready: true, reason: "Updating"}
-	recreate    = want{action: DeleteFailed, pace: Fast, reason: "CreateFailed", namesFailure: true}
-	updateAgain = want{action: Update, pace: Fast, reason: "Updating"}
+	update      = want{action: Update, timing: Fast, ready: true, reason: "Updating"}
+	recreate    = want{action: RecreateRolledBack, timing: Fast, reason: "CreateFailed", namesFailure: true}
+	updateAgain = want{action: Update, timing: Fast, reason: "Updating"}
 )
 
 // statusTable is the whole policy, one row per CloudFormation stack status:
@@ -58,7 +58,7 @@ var statusTable = []struct {
 }{
 	{status: cfntypes.StackStatusCreateInProgress, unchanged: wait("CreateInProgress"), changed: wait("CreateInProgress")},
 	{status: cfntypes.StackStatusCreateFailed, unchanged: stuck("CreateFailed"), changed: stuck("CreateFailed")},
-	{status: cfntypes.StackStatusCreateComplete, unchanged: want{action: None, pace: Slow, ready: true, reason: "Created"}, changed: update},
+	{status: cfntypes.StackStatusCreateComplete, unchanged: want{action: None, timing: Slow, ready: true, reason: "Created"}, changed: update},
 	{status: cfntypes.StackStatusRollbackInProgress, unchanged: waitFailing("RollbackInProgress"), changed: waitFailing("RollbackInProgress")},
 	{status: cfntypes.StackStatusRollbackFailed, unchanged: stuck("RollbackFailed"), changed: stuck("RollbackFailed")},
 	{status: cfntypes.StackStatusRollbackComplete, unchanged: recreate, changed: recreate},
@@ -68,10 +68,10 @@ var statusTable = []struct {
 	{status: cfntypes.StackStatusUpdateInProgress, unchanged: wait("UpdateInProgress"), changed: wait("UpdateInProgress")},
 	{
 		status:    cfntypes.StackStatusUpdateCompleteCleanupInProgress,
-		unchanged: want{action: None, pace: Fast, ready: true, reason: "UpdateCompleteCleanupInProgress"},
-		changed:   want{action: None, pace: Fast, ready: true, reason: "UpdateCompleteCleanupInProgress"},
+		unchanged: want{action: None, timing: Fast, ready: true, reason: "UpdateCompleteCleanupInProgress"},
+		changed:   want{action: None, timing: Fast, ready: true, reason: "UpdateCompleteCleanupInProgress"},
 	},
-	{status: cfntypes.StackStatusUpdateComplete, unchanged: want{action: None, pace: Slow, ready: true, reason: "Updated"}, changed: update},
+	{status: cfntypes.StackStatusUpdateComplete, unchanged: want{action: None, timing: Slow, ready: true, reason: "Updated"}, changed: update},
 	{status: cfntypes.StackStatusUpdateFailed, unchanged: stuck("UpdateFailed"), changed: stuck("UpdateFailed")},
 	{status: cfntypes.StackStatusUpdateRollbackInProgress, unchanged: waitFailing("UpdateRollbackInProgress"), changed: waitFailing("UpdateRollbackInProgress")},
 	{status: cfntypes.StackStatusUpdateRollbackFailed, unchanged: stuck("UpdateRollbackFailed"), changed: stuck("UpdateRollbackFailed")},
@@ -82,21 +82,21 @@ var statusTable = []struct {
 	},
 	{
 		status:    cfntypes.StackStatusUpdateRollbackComplete,
-		unchanged: want{action: None, pace: Slow, reason: "UpdateRolledBack", namesFailure: true},
+		unchanged: want{action: None, timing: Slow, reason: "UpdateRolledBack", namesFailure: true},
 		changed:   updateAgain,
 	},
 	{
 		status:    cfntypes.StackStatusReviewInProgress,
-		unchanged: want{action: None, pace: Slow, reason: "ReviewInProgress"},
-		changed:   want{action: None, pace: Slow, reason: "ReviewInProgress"},
+		unchanged: want{action: None, timing: Slow, reason: "ReviewInProgress"},
+		changed:   want{action: None, timing: Slow, reason: "ReviewInProgress"},
 	},
 	{status: cfntypes.StackStatusImportInProgress, unchanged: wait("ImportInProgress"), changed: wait("ImportInProgress")},
-	{status: cfntypes.StackStatusImportComplete, unchanged: want{action: None, pace: Slow, ready: true, reason: "Updated"}, changed: update},
+	{status: cfntypes.StackStatusImportComplete, unchanged: want{action: None, timing: Slow, ready: true, reason: "Updated"}, changed: update},
 	{status: cfntypes.StackStatusImportRollbackInProgress, unchanged: waitFailing("ImportRollbackInProgress"), changed: waitFailing("ImportRollbackInProgress")},
 	{status: cfntypes.StackStatusImportRollbackFailed, unchanged: stuck("ImportRollbackFailed"), changed: stuck("ImportRollbackFailed")},
 	{
 		status:    cfntypes.StackStatusImportRollbackComplete,
-		unchanged: want{action: None, pace: Slow, reason: "UpdateRolledBack", namesFailure: true},
+		unchanged: want{action: None, timing: Slow, reason: "UpdateRolledBack", namesFailure: true},
 		changed:   updateAgain,
 	},
 }
@@ -110,8 +110,8 @@ func checkPlan(t *testing.T, p Plan) {
 	if p.Message == "" {
 		t.Error("plan has no message")
 	}
-	if p.Pace != Fast && p.Pace != Slow {
-		t.Errorf("pace %q is neither Fast nor Slow", p.Pace)
+	if p.Timing != Fast && p.Timing != Slow {
+		t.Errorf("timing %q is neither Fast nor Slow", p.Timing)
 	}
 	if p.Action != Create && p.Attempts != 0 {
 		t.Errorf("action %s records %d attempts; only Create records attempts", p.Action, p.Attempts)
@@ -142,9 +142,9 @@ func TestDecideHandlesEveryStackStatusWithTemplateChangedOrNot(t *testing.T) {
 					DesiredHash: desired, AppliedHash: oldHash, Attempts: 1, MaxAttempts: 3,
 				})
 				checkPlan(t, p)
-				if p.Action != w.action || p.Pace != w.pace || p.Ready != w.ready || p.Terminal != w.terminal || p.Reason != w.reason {
-					t.Errorf("got action=%s pace=%s ready=%t terminal=%t reason=%s, want action=%s pace=%s ready=%t terminal=%t reason=%s",
-						p.Action, p.Pace, p.Ready, p.Terminal, p.Reason, w.action, w.pace, w.ready, w.terminal, w.reason)
+				if p.Action != w.action || p.Timing != w.timing || p.Ready != w.ready || p.Terminal != w.terminal || p.Reason != w.reason {
+					t.Errorf("got action=%s timing=%s ready=%t terminal=%t reason=%s, want action=%s timing=%s ready=%t terminal=%t reason=%s",
+						p.Action, p.Timing, p.Ready, p.Terminal, p.Reason, w.action, w.timing, w.ready, w.terminal, w.reason)
 				}
 				named := strings.Contains(p.Message, failedResource) && strings.Contains(p.Message, failedReason)
 				if named != w.namesFailure {
@@ -221,10 +221,10 @@ func TestDecideCountsCreationAttemptsAndBoundsRecreation(t *testing.T) {
 		{name: "no creation beyond MaxAttempts", observed: absent, desired: oldHash, applied: oldHash, attempts: 3, max: 3, wantAction: None, wantTerminal: true, wantInMsg: []string{"3 times", "change the spec"}},
 		{name: "a changed spec starts counting again", observed: absent, desired: newHash, applied: oldHash, attempts: 3, max: 3, wantAction: Create, wantAttempts: 1},
 		{name: "MaxAttempts 0 does not bound", observed: absent, desired: oldHash, applied: oldHash, attempts: 10, max: 0, wantAction: Create, wantAttempts: 11},
-		{name: "rolled-back creation below the bound is deleted to retry", observed: rolledBack, desired: oldHash, applied: oldHash, attempts: 2, max: 3, wantAction: DeleteFailed, wantInMsg: []string{failedResource, failedReason}},
+		{name: "rolled-back creation below the bound is deleted to retry", observed: rolledBack, desired: oldHash, applied: oldHash, attempts: 2, max: 3, wantAction: RecreateRolledBack, wantInMsg: []string{failedResource, failedReason}},
 		{name: "rolled-back creation at the bound is terminal and kept", observed: rolledBack, desired: oldHash, applied: oldHash, attempts: 3, max: 3, wantAction: None, wantTerminal: true, wantInMsg: []string{"3 times", failedResource, failedReason}},
-		{name: "rolled-back creation at the bound is retried when the spec changed", observed: rolledBack, desired: newHash, applied: oldHash, attempts: 3, max: 3, wantAction: DeleteFailed},
-		{name: "rolled-back creation without a bound is always retried", observed: rolledBack, desired: oldHash, applied: oldHash, attempts: 50, max: 0, wantAction: DeleteFailed},
+		{name: "rolled-back creation at the bound is retried when the spec changed", observed: rolledBack, desired: newHash, applied: oldHash, attempts: 3, max: 3, wantAction: RecreateRolledBack},
+		{name: "rolled-back creation without a bound is always retried", observed: rolledBack, desired: oldHash, applied: oldHash, attempts: 50, max: 0, wantAction: RecreateRolledBack},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestDecideCreatesAFailingTemplateExactlyMaxAttemptsTimes(t *testing.T) {
 						t.Fatalf("creation %d recorded as attempt %d", created, attempts)
 					}
 					obs = cfnstack.Observation{Exists: true, ID: "id", Status: "ROLLBACK_COMPLETE", FailedResource: failedResource, FailedReason: failedReason}
-				case DeleteFailed:
+				case RecreateRolledBack:
 					obs = cfnstack.Observation{}
 				default:
 					t.Fatalf("unexpected plan %+v", p)
@@ -307,20 +307,6 @@ func TestDecideFailureMessageNamesTheFailedResourceOrFallsBack(t *testing.T) {
 					t.Errorf("message %q does not contain %q", p.Message, tt.want)
 				}
 			})
-		}
-	}
-}
-
-func TestCamelTurnsStatusesIntoConditionReasons(t *testing.T) {
-	tests := map[string]string{
-		"UPDATE_ROLLBACK_IN_PROGRESS":                  "UpdateRollbackInProgress",
-		"UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS": "UpdateRollbackCompleteCleanupInProgress",
-		"CREATE_FAILED":                                "CreateFailed",
-		"_ODD__STATUS_":                                "OddStatus",
-	}
-	for in, want := range tests {
-		if got := camel(in); got != want {
-			t.Errorf("camel(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -14,6 +14,28 @@ import (
 // printed once CloudFormation substituted the ${...} references), and the ordered
 // steps. Every output is exported under TapStack<suffix>-<name>.
 
+// Keys of the outputs the operator reads back from the stack: the controllers
+// (and tests) use these constants, the synthesis below writes them.
+const (
+	OutputDMSReplicationInstanceArn = "DMSReplicationInstanceArn"
+	OutputDMSSourceEndpointArn      = "DMSSourceEndpointArn"
+	OutputDMSTargetEndpointArn      = "DMSTargetEndpointArn"
+	OutputDMSTaskArn                = "DMSTaskArn"
+	OutputSourceDbInstanceID        = "SourceDbInstanceId"
+	OutputTargetDbInstanceID        = "TargetDbInstanceId"
+	OutputSourceDbSecretArn         = "SourceDbSecretArn"
+	OutputTargetDbSecretArn         = "TargetDbSecretArn"
+	OutputSourceBucketName          = "SourceBucketName"
+	OutputTargetBucketName          = "TargetBucketName"
+)
+
+// The read-back outputs of each side.
+var (
+	dbInstanceIDOutput = map[naming.Side]string{naming.Source: OutputSourceDbInstanceID, naming.Target: OutputTargetDbInstanceID}
+	dbSecretArnOutput  = map[naming.Side]string{naming.Source: OutputSourceDbSecretArn, naming.Target: OutputTargetDbSecretArn}
+	bucketNameOutput   = map[naming.Side]string{naming.Source: OutputSourceBucketName, naming.Target: OutputTargetBucketName}
+)
+
 func (b *builder) output(name, description, value string) {
 	if _, dup := b.t.Outputs[name]; dup {
 		panic("tapstack: duplicate output " + name)
@@ -56,18 +78,18 @@ func (b *builder) networkOutputs() {
 func (b *builder) databaseOutputs() {
 	for _, s := range naming.Sides {
 		side := sided(s, "")
-		b.output(side+"DbInstanceId", fmt.Sprintf("RDS instance identifier of the %s database", s), ref(idDatabase(s)))
+		b.output(dbInstanceIDOutput[s], fmt.Sprintf("RDS instance identifier of the %s database", s), ref(idDatabase(s)))
 		b.output(side+"DbEndpoint", fmt.Sprintf("Host name of the %s database (TLS required)", s), getAtt(idDatabase(s), "Endpoint.Address"))
-		b.output(side+"DbSecretArn", fmt.Sprintf("Secrets Manager secret with the %s database credentials, host, port and dbname", s), ref(idDBSecret(s)))
+		b.output(dbSecretArnOutput[s], fmt.Sprintf("Secrets Manager secret with the %s database credentials, host, port and dbname", s), ref(idDBSecret(s)))
 	}
 }
 
 func (b *builder) replicationOutputs() {
 	task := "${" + idDmsTask + "}"
-	b.output("DMSReplicationInstanceArn", "DMS replication instance", ref(idDmsInstance))
-	b.output("DMSSourceEndpointArn", "DMS endpoint of the source database", ref(idDmsEndpoint(naming.Source)))
-	b.output("DMSTargetEndpointArn", "DMS endpoint of the target database", ref(idDmsEndpoint(naming.Target)))
-	b.output("DMSTaskArn", "DMS full-load-and-CDC task of the payment tables", ref(idDmsTask))
+	b.output(OutputDMSReplicationInstanceArn, "DMS replication instance", ref(idDmsInstance))
+	b.output(OutputDMSSourceEndpointArn, "DMS endpoint of the source database", ref(idDmsEndpoint(naming.Source)))
+	b.output(OutputDMSTargetEndpointArn, "DMS endpoint of the target database", ref(idDmsEndpoint(naming.Target)))
+	b.output(OutputDMSTaskArn, "DMS full-load-and-CDC task of the payment tables", ref(idDmsTask))
 	b.output("DMSTaskStatusCommand", "Prints the task status (creating, ready, running, stopped, ...)", sub(b.cli("dms", "describe-replication-tasks",
 		"--filters", "Name=replication-task-arn,Values="+task, "--query", "'ReplicationTasks[0].Status'", "--output", "text")))
 	b.output("DMSStartTaskCommand", "Starts the task from scratch: full load, then CDC", sub(b.cli("dms", "start-replication-task",
@@ -82,7 +104,7 @@ func (b *builder) replicationOutputs() {
 
 func (b *builder) storageOutputs() {
 	for _, s := range naming.Sides {
-		b.output(sided(s, "BucketName"), fmt.Sprintf("Bucket of the %s transaction logs and audit trails", s), ref(idBucket(s)))
+		b.output(bucketNameOutput[s], fmt.Sprintf("Bucket of the %s transaction logs and audit trails", s), ref(idBucket(s)))
 	}
 }
 

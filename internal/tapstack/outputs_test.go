@@ -267,3 +267,27 @@ func TestAWSCLIAcceptsEveryCommandAsPrinted(t *testing.T) {
 		})
 	}
 }
+
+// The keys the operator reads back name the outputs that hold those values.
+func TestReadBackOutputKeysNameTheirOutputs(t *testing.T) {
+	outputs := sampleDoc(t).outputs()
+	want := map[string]any{
+		OutputDMSReplicationInstanceArn: refTo(idDmsInstance),
+		OutputDMSSourceEndpointArn:      refTo(idDmsEndpoint("source")),
+		OutputDMSTargetEndpointArn:      refTo(idDmsEndpoint("target")),
+		OutputDMSTaskArn:                refTo(idDmsTask),
+		OutputSourceDbInstanceID:        refTo(idDatabase("source")),
+		OutputTargetDbInstanceID:        refTo(idDatabase("target")),
+		OutputSourceDbSecretArn:         refTo(idDBSecret("source")),
+		OutputTargetDbSecretArn:         refTo(idDBSecret("target")),
+		OutputSourceBucketName:          refTo(idBucket("source")),
+		OutputTargetBucketName:          refTo(idBucket("target")),
+	}
+	for key, v := range want {
+		if _, ok := outputs[key]; !ok {
+			t.Errorf("no output %s", key)
+			continue
+		}
+		mustEqual(t, key, outputs[key]["Value"], v)
+	}
+}
