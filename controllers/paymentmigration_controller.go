@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -25,6 +26,8 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/stackplan"
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
 // Finalizer holds a PaymentMigration until its AWS resources are handled.
@@ -71,9 +74,11 @@ type TaskStopper interface {
 	StopIfRunning(ctx context.Context, arn string) (stopped bool, err error)
 }
 
-// BucketEmptier deletes every version of a bucket's objects.
+// BucketEmptier deletes the versions of a bucket's objects in bounded batches.
 type BucketEmptier interface {
-	Empty(ctx context.Context, bucket string) (int, error)
+	// EmptySome deletes at most limit versions and delete markers and says
+	// whether the bucket is empty now.
+	EmptySome(ctx context.Context, bucket string, limit int) (deleted int, empty bool, err error)
 }
 
 // AWSClients are the external clients of one region.
@@ -89,20 +94,35 @@ type AWSClients struct {
 // AWSFactory returns the clients of a region.
 type AWSFactory func(ctx context.Context, region string) (AWSClients, error)
 
-// Timing sets how often the reconciler looks at AWS.
+// Timing sets how often the reconciler looks at AWS: every "how soon to look
+// again" of the reconciler is one of these intervals (see stack and
+// replication below).
 type Timing struct {
 	// Fast is the requeue while a stack operation or a DMS transition runs.
 	Fast time.Duration
 	// Slow is the requeue of a stable migration, and how long a stable stack's
 	// last observation is trusted: it bounds AWS calls per idle hour.
 	Slow time.Duration
-	// FullLoad and Replicating are the sampling cadences of those phases.
+	// FullLoad and Replicating are the sampling intervals of those phases.
 	FullLoad    time.Duration
 	Replicating time.Duration
 	// Validation is how often table statistics are read while replicating.
 	Validation time.Duration
 	// MaxCreateAttempts bounds re-creation of a stack whose creation fails.
 	MaxCreateAttempts int32
+	// BucketBatch bounds the object versions one reconcile deletes while
+	// emptying a bucket, which bounds how long a deletion holds a worker.
+	BucketBatch int
+}
+
+// defaultBucketBatch is five DeleteObjects calls: a few seconds of work.
+const defaultBucketBatch = 5000
+
+func (t Timing) bucketBatch() int {
+	if t.BucketBatch <= 0 {
+		return defaultBucketBatch
+	}
+	return t.BucketBatch
 }
 
 // DefaultTiming suits a real AWS account: stack operations take minutes and DMS
@@ -116,14 +136,12 @@ var DefaultTiming = Timing{
 	MaxCreateAttempts: 3,
 }
 
-// Output keys of the stack that the reconciler itself uses.
-const (
-	outputTaskArn = "DMSTaskArn"
-)
+// outputTaskArn is the stack output the deletion path stops the task of.
+const outputTaskArn = tapstack.OutputDMSTaskArn
 
 // bucketOutputs name the outputs holding the bucket names, in the order they are
 // emptied: the replication source first, so nothing more flows into the target.
-var bucketOutputs = []string{"SourceBucketName", "TargetBucketName"}
+var bucketOutputs = []string{tapstack.OutputSourceBucketName, tapstack.OutputTargetBucketName}
 
 // PaymentMigrationReconciler reconciles PaymentMigration objects into the TapStack.
 type PaymentMigrationReconciler struct {
@@ -139,6 +157,16 @@ type PaymentMigrationReconciler struct {
 	Now func() time.Time
 	// Metrics exports each migration's state; nil disables it.
 	Metrics *MigrationMetrics
+	// APIReader reads from the API server, bypassing the cache, where acting
+	// on a stale copy would repeat an action; nil falls back to the cache.
+	APIReader client.Reader
+	// Workers is how many migrations are reconciled at once (DefaultWorkers
+	// when 0), so that a slow one (a large bucket, a throttled API) holds up
+	// no other, least of all one that must roll back now.
+	Workers int
+	// ReconcileTimeout bounds one reconcile (DefaultReconcileTimeout when 0);
+	// the next one picks up from what AWS and status say.
+	ReconcileTimeout time.Duration
 
 	// stackSeen remembers when each migration's stable stack was last
 	// observed, so that replication sampling does not describe the stack every
@@ -204,7 +232,7 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		return ctrl.Result{}, nil
 	}
 	if r.stackFresh(pm, tpl.Hash) {
-		return r.afterStackReady(ctx, pm, st, aws, r.Timing.Slow)
+		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.Slow)
 	}
 	obs, err := aws.Stacks.Observe(ctx, name)
 	if err != nil {
@@ -251,9 +279,9 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 			plan.Ready, plan.Reason, plan.Message = false, "UpdateInProgress", "change set executed; the stack is updating"
 		case cfnstack.UpdateNoChanges:
 			stack.TemplateHash, stack.CreateAttempts = tpl.Hash, 0
-			plan.Pace, plan.Reason, plan.Message = stackplan.Slow, "Updated", "the new template changes no resource"
+			plan.Timing, plan.Reason, plan.Message = stackplan.Slow, "Updated", "the new template changes no resource"
 		}
-	case stackplan.DeleteFailed:
+	case stackplan.RecreateRolledBack:
 		if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -270,15 +298,17 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		st.phase(paymentsv1alpha1.PhaseFailed, plan.Message)
 	case plan.Ready && plan.Action == stackplan.None:
 		r.stackSeen.Store(pm.UID, r.now())
-		return r.afterStackReady(ctx, pm, st, aws, r.pace(plan.Pace))
+		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
 	case !plan.Ready:
 		st.phase(paymentsv1alpha1.PhaseProvisioning, plan.Message)
 	}
-	return ctrl.Result{RequeueAfter: r.pace(plan.Pace)}, nil
+	return ctrl.Result{RequeueAfter: r.Timing.stack(plan.Timing)}, nil
 }
 
-// afterStackReady hands a migration with a ready stack to the replication step.
-func (r *PaymentMigrationReconciler) afterStackReady(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, stackPace time.Duration) (ctrl.Result, error) {
+// handOverToReplication moves a migration whose stack is ready on to the
+// replication step (out of Provisioning, or out of a stack failure), runs that
+// step, and looks again when either the step or the stack (stackNext) asks.
+func (r *PaymentMigrationReconciler) handOverToReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, stackNext time.Duration) (ctrl.Result, error) {
 	// The stack is the first step; the phases after it belong to replication.
 	// A stack failure is over once the stack is ready; a task failure is not,
 	// and resetting it here would flap Failed -> Preflight -> Failed.
@@ -298,7 +328,7 @@ func (r *PaymentMigrationReconciler) afterStackReady(ctx context.Context, pm *pa
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: min(next, stackPace)}, nil
+	return ctrl.Result{RequeueAfter: min(next, stackNext)}, nil
 }
 
 // stackFresh reports whether the last observation of a stable stack can stand
@@ -326,9 +356,19 @@ func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *pa
 		return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
 	}
 
+	// Each step of a deletion acts on AWS (a batch of deleted versions) and is
+	// requeued at once: decide on the object as the API server has it, not on
+	// a cached copy that may predate the last step's status.
+	if r.APIReader != nil {
+		fresh := &paymentsv1alpha1.PaymentMigration{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pm), fresh); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		pm = fresh
+	}
 	st := newStatusWriter(r, pm)
 	st.phase(paymentsv1alpha1.PhaseDeleting, "deleting the stack")
-	done, err := r.deleteStack(ctx, pm, st)
+	progress, err := r.deleteStack(ctx, pm, st)
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "DeletionFailed", err.Error())
 		r.event(pm, corev1.EventTypeWarning, "DeletionFailed", "Delete", err.Error())
@@ -339,35 +379,57 @@ func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *pa
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !done {
-		return ctrl.Result{RequeueAfter: r.pace(stackplan.Fast)}, nil
+	switch progress {
+	case deletionBatchDone:
+		// The next batch right away, behind whatever else is queued: the
+		// other migrations' reconciles run in between.
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	case deletionWaiting:
+		return ctrl.Result{RequeueAfter: r.Timing.stack(stackplan.Fast)}, nil
 	}
 	logger.Info("stack deleted; releasing the finalizer")
 	r.event(pm, corev1.EventTypeNormal, "StackDeleted", "Delete", "stack deleted and buckets emptied")
 	return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
 }
 
-// deleteStack does one step of: stop the DMS task, empty the buckets, delete
-// the stack, wait for DELETE_COMPLETE. It reports whether the stack is gone.
-func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter) (bool, error) {
+// deletionProgress is where one step of a deletion left it.
+type deletionProgress int
+
+const (
+	deletionWaiting   deletionProgress = iota // on AWS: look again soon (Timing.Fast)
+	deletionBatchDone                         // a batch of bucket versions deleted: the next one now
+	deletionStackGone                         // nothing left to delete
+)
+
+// deleteStack does one step of: stop the DMS task, empty the buckets (one
+// bounded batch per step, progress in status.deletion), delete the stack, wait
+// for DELETE_COMPLETE.
+func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter) (deletionProgress, error) {
 	region := EffectiveRegion(pm, r.DefaultRegion)
 	name := naming.New(pm.Spec.EnvironmentSuffix).Stack()
 	aws, err := r.AWS(ctx, region)
 	if err != nil {
-		return false, err
+		return deletionWaiting, err
 	}
 	obs, err := aws.Stacks.Observe(ctx, name)
 	if err != nil {
-		return false, err
+		return deletionWaiting, err
 	}
 	stack := st.stack(name)
 	if !obs.Exists {
 		stack.Status, stack.Outputs = "DELETE_COMPLETE", nil
-		return true, nil
+		return deletionStackGone, nil
 	}
 	stack.ID, stack.Status, stack.Reason = obs.ID, obs.Status, failureText(obs)
 	if obs.Status == "DELETE_IN_PROGRESS" {
-		return false, nil
+		return deletionWaiting, nil
+	}
+	if obs.Status == "DELETE_FAILED" && pm.Status.Deletion != nil {
+		// Something may have written to an emptied bucket since (replication
+		// into the target): look at every bucket again.
+		for i := range pm.Status.Deletion.Buckets {
+			pm.Status.Deletion.Buckets[i].Empty = false
+		}
 	}
 
 	// A running task holds its endpoints and instance: CloudFormation cannot
@@ -375,35 +437,58 @@ func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymen
 	if arn := obs.Outputs[outputTaskArn]; arn != "" {
 		stopped, err := aws.Tasks.StopIfRunning(ctx, arn)
 		if err != nil {
-			return false, err
+			return deletionWaiting, err
 		}
 		if !stopped {
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "StoppingReplication", "waiting for the DMS task to stop before deleting the stack")
-			return false, nil
+			return deletionWaiting, nil
 		}
 	}
 	// Versioned buckets with objects cannot be deleted by CloudFormation.
-	for _, key := range bucketOutputs {
-		bucket := obs.Outputs[key]
-		if bucket == "" {
-			continue
-		}
-		n, err := aws.Buckets.Empty(ctx, bucket)
-		if err != nil {
-			return false, err
-		}
-		if n > 0 {
-			log.FromContext(ctx).Info("emptied bucket", "bucket", bucket, "versionsDeleted", n)
-		}
+	if more, err := r.emptyBuckets(ctx, pm, st, aws.Buckets, obs.Outputs); more || err != nil {
+		return deletionBatchDone, err
 	}
 	if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
-		return false, err
+		return deletionWaiting, err
 	}
 	msg := "deleting the stack"
 	if obs.Status == "DELETE_FAILED" {
 		msg = "retrying a failed deletion: " + stack.Reason
 	}
 	st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "Deleting", msg)
+	return deletionWaiting, nil
+}
+
+// emptyBuckets deletes one bounded batch of the first bucket not yet empty
+// and records the progress; more says whether any bucket may still hold
+// something. A bucket is emptied to the end before the next: the replication
+// source first, so nothing more flows into the target. Each batch lists the
+// bucket afresh, so progress survives a restart of the manager by itself;
+// status only tells the user how far it has come.
+func (r *PaymentMigrationReconciler) emptyBuckets(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, emptier BucketEmptier, outputs map[string]string) (more bool, err error) {
+	for _, key := range bucketOutputs {
+		name := outputs[key]
+		if name == "" {
+			continue
+		}
+		progress := st.bucketDeletion(name)
+		if progress.Empty {
+			continue
+		}
+		n, empty, err := emptier.EmptySome(ctx, name, r.Timing.bucketBatch())
+		progress.VersionsDeleted += int64(n)
+		progress.Empty = empty
+		if err != nil {
+			return false, err
+		}
+		msg := fmt.Sprintf("emptying s3://%s: %d versions and delete markers deleted", name, progress.VersionsDeleted)
+		if empty {
+			msg = fmt.Sprintf("emptied s3://%s: %d versions and delete markers deleted", name, progress.VersionsDeleted)
+			log.FromContext(ctx).Info("emptied bucket", "bucket", name, "versionsDeleted", progress.VersionsDeleted)
+		}
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "EmptyingBuckets", msg)
+		return true, nil
+	}
 	return false, nil
 }
 
@@ -418,16 +503,17 @@ func (r *PaymentMigrationReconciler) releaseFinalizer(ctx context.Context, pm *p
 	return nil
 }
 
-func (r *PaymentMigrationReconciler) pace(p stackplan.Pace) time.Duration {
+// stack is how soon to look at the stack again under the plan's timing.
+func (t Timing) stack(p stackplan.Timing) time.Duration {
 	if p == stackplan.Fast {
-		return r.Timing.Fast
+		return t.Fast
 	}
-	return r.Timing.Slow
+	return t.Slow
 }
 
 func (r *PaymentMigrationReconciler) event(pm *paymentsv1alpha1.PaymentMigration, eventType, reason, action, note string) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(pm, nil, eventType, reason, action, "%s", truncate(note, 1000))
+		r.Recorder.Eventf(pm, nil, eventType, reason, action, "%s", statustext.Truncate(note, 1000))
 	}
 }
 
@@ -465,13 +551,6 @@ func nonEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
-
 // EffectiveRegion is the region a migration runs in: the spec's, else the one
 // pinned in status on first sight, else the operator default.
 func EffectiveRegion(pm *paymentsv1alpha1.PaymentMigration, defaultRegion string) string {
@@ -485,8 +564,23 @@ func EffectiveRegion(pm *paymentsv1alpha1.PaymentMigration, defaultRegion string
 	}
 }
 
+// Defaults of the reconciler's concurrency and deadline. Reconciles mostly
+// wait on AWS, so more workers than cores is right; a reconcile does at most
+// a few AWS calls of --aws-call-timeout each, or one bounded bucket batch.
+const (
+	DefaultWorkers          = 4
+	DefaultReconcileTimeout = 2 * time.Minute
+)
+
 // SetupWithManager registers the reconciler with the manager.
 func (r *PaymentMigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	workers, timeout := r.Workers, r.ReconcileTimeout
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	if timeout <= 0 {
+		timeout = DefaultReconcileTimeout
+	}
 	// The operator's own status writes must not wake it up again: only spec
 	// changes and deletion do; AWS progress is followed by requeueing.
 	return ctrl.NewControllerManagedBy(mgr).
@@ -496,6 +590,7 @@ func (r *PaymentMigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			deletionPredicate(),
 		))).
 		Named("paymentmigration").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, ReconciliationTimeout: timeout}).
 		Complete(r)
 }
 

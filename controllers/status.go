@@ -12,6 +12,7 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/conditions"
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
 )
 
 // maxHistory bounds status.history (the API allows 50).
@@ -46,10 +47,25 @@ func (s *statusWriter) replication() *paymentsv1alpha1.ReplicationStatus {
 	return s.pm.Status.Replication
 }
 
+// bucketDeletion returns the deletion progress of a bucket, created on first use.
+func (s *statusWriter) bucketDeletion(name string) *paymentsv1alpha1.BucketDeletion {
+	if s.pm.Status.Deletion == nil {
+		s.pm.Status.Deletion = &paymentsv1alpha1.DeletionStatus{}
+	}
+	d := s.pm.Status.Deletion
+	for i := range d.Buckets {
+		if d.Buckets[i].Name == name {
+			return &d.Buckets[i]
+		}
+	}
+	d.Buckets = append(d.Buckets, paymentsv1alpha1.BucketDeletion{Name: name})
+	return &d.Buckets[len(d.Buckets)-1]
+}
+
 // history records something the operator did that is not a phase change.
 func (s *statusWriter) history(message string) {
 	s.appendHistory(paymentsv1alpha1.HistoryEntry{
-		Time: metav1.NewTime(s.r.now()), Actor: Operator, Phase: s.pm.Status.Phase, Message: truncate(message, 1024),
+		Time: metav1.NewTime(s.r.now()), Actor: Operator, Phase: s.pm.Status.Phase, Message: statustext.Truncate(message, 1024),
 	})
 	s.r.event(s.pm, corev1.EventTypeNormal, "Action", "Reconcile", message)
 }
@@ -84,7 +100,7 @@ func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
 		Time:    metav1.NewTime(s.r.now()),
 		Actor:   Operator,
 		Phase:   p,
-		Message: truncate(fmt.Sprintf("%s -> %s: %s", orNone(from), p, message), 1024),
+		Message: statustext.Truncate(fmt.Sprintf("%s -> %s: %s", orNone(from), p, message), 1024),
 	}
 	s.appendHistory(entry)
 	eventType := corev1.EventTypeNormal
@@ -95,14 +111,18 @@ func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
 }
 
 // patch summarises Ready, stamps observedGeneration and writes the status if it
-// changed. A merge patch without resourceVersion never conflicts with spec edits.
+// changed. The patch carries the resourceVersion the reconcile read: a
+// reconcile that decided on a stale copy (the cache lags the API server by
+// a few milliseconds, and a migration can be requeued sooner) must not
+// overwrite what a newer one recorded; it fails with a conflict, and the
+// next reconcile decides again from fresh state.
 func (s *statusWriter) patch(ctx context.Context) error {
 	conditions.Summarize(&s.pm.Status.Conditions, s.pm.Generation, readyConditions(s.pm))
 	s.pm.Status.ObservedGeneration = s.pm.Generation
 	if apiequality.Semantic.DeepEqual(s.base.Status, s.pm.Status) {
 		return nil
 	}
-	if err := s.r.Status().Patch(ctx, s.pm, client.MergeFrom(s.base)); err != nil {
+	if err := s.r.Status().Patch(ctx, s.pm, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	s.base = s.pm.DeepCopy()

@@ -572,12 +572,36 @@ type PaymentMigrationStatus struct {
 	Replication *ReplicationStatus `json:"replication,omitempty"`
 	// +optional
 	Traffic *TrafficStatus `json:"traffic,omitempty"`
+	// Deletion is the progress of a deletion: the buckets are emptied in
+	// bounded batches, one batch per reconcile, so that a large bucket holds
+	// up no other migration.
+	// +optional
+	Deletion *DeletionStatus `json:"deletion,omitempty"`
 
 	// History lists the latest transitions, oldest first.
 	// +kubebuilder:validation:MaxItems=50
 	// +listType=atomic
 	// +optional
 	History []HistoryEntry `json:"history,omitempty"`
+}
+
+// DeletionStatus is how far the deletion of the stack has come.
+type DeletionStatus struct {
+	// Buckets are the stack's buckets, in the order they are emptied.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Buckets []BucketDeletion `json:"buckets,omitempty"`
+}
+
+// BucketDeletion is the emptying of one versioned bucket.
+type BucketDeletion struct {
+	// Name of the bucket.
+	Name string `json:"name"`
+	// VersionsDeleted counts the object versions and delete markers deleted.
+	VersionsDeleted int64 `json:"versionsDeleted"`
+	// Empty is true once a listing found nothing left.
+	Empty bool `json:"empty"`
 }
 
 // StackStatus is the CloudFormation stack as last observed.

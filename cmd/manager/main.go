@@ -33,15 +33,17 @@ func main() {
 
 func run() error {
 	var (
-		metricsAddr   string
-		probeAddr     string
-		leaderElect   bool
-		defaultRegion string
-		s3PathStyle   bool
-		dbSSLMode     string
-		awsAttempts   int
-		callTimeout   time.Duration
-		timing        = controllers.DefaultTiming
+		metricsAddr      string
+		probeAddr        string
+		leaderElect      bool
+		defaultRegion    string
+		s3PathStyle      bool
+		dbSSLMode        string
+		workers          int
+		reconcileTimeout time.Duration
+		awsAttempts      int
+		callTimeout      time.Duration
+		timing           = controllers.DefaultTiming
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
@@ -51,6 +53,8 @@ func run() error {
 	flag.BoolVar(&s3PathStyle, "s3-path-style", false, "Address S3 buckets by path (needed by emulators and S3-compatible endpoints).")
 	flag.IntVar(&awsAttempts, "aws-max-attempts", 5, "Attempts per AWS call of the SDK's standard retryer (it backs off on throttling).")
 	flag.DurationVar(&callTimeout, "aws-call-timeout", awscfg.DefaultCallTimeout, "Timeout of one AWS API call.")
+	flag.IntVar(&workers, "max-concurrent-reconciles", controllers.DefaultWorkers, "How many migrations are reconciled at once; a slow one then holds up no other.")
+	flag.DurationVar(&reconcileTimeout, "reconcile-timeout", controllers.DefaultReconcileTimeout, "Deadline of one reconcile; the next one resumes from what AWS and status say.")
 	flag.DurationVar(&timing.Fast, "requeue-fast", timing.Fast, "How often to look at a stack while an operation runs.")
 	flag.DurationVar(&timing.Slow, "requeue-slow", timing.Slow, "How often to look at a stable stack.")
 	flag.DurationVar(&timing.FullLoad, "sample-full-load", timing.FullLoad, "How often to sample a migration in full load.")
@@ -86,18 +90,21 @@ func run() error {
 			MaxAttempts: awsAttempts,
 			S3PathStyle: s3PathStyle,
 			APIOptions:  []func(*middleware.Stack) error{apiMetrics.Middleware()},
+			CallTimeout: callTimeout,
 		}),
-		CallTimeout: callTimeout,
-		DBSSLMode:   dbSSLMode,
+		DBSSLMode: dbSSLMode,
 	}
 	if err := (&controllers.PaymentMigrationReconciler{
-		Client:        mgr.GetClient(),
-		Recorder:      mgr.GetEventRecorder("payment-migration-operator"),
-		AWS:           controllers.AWSFromFactory(factory),
-		Synthesize:    controllers.SynthesizeTapStack,
-		Timing:        timing,
-		DefaultRegion: defaultRegion,
-		Metrics:       controllers.NewMigrationMetrics(metrics.Registry),
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Recorder:         mgr.GetEventRecorder("payment-migration-operator"),
+		AWS:              controllers.AWSFromFactory(factory),
+		Synthesize:       controllers.SynthesizeTapStack,
+		Timing:           timing,
+		DefaultRegion:    defaultRegion,
+		Metrics:          controllers.NewMigrationMetrics(metrics.Registry),
+		Workers:          workers,
+		ReconcileTimeout: reconcileTimeout,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("registering PaymentMigration controller: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -20,43 +19,59 @@ type API interface {
 	DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 
-// Emptier deletes every object version and delete marker of a bucket.
+// Emptier deletes every object version and delete marker of a bucket. Each
+// S3 call is bounded by the client's timeout middleware (internal/awscfg).
 type Emptier struct {
-	API         API
-	CallTimeout time.Duration
+	API API
 }
+
+// pageSize is the most versions one listing returns and one DeleteObjects
+// takes.
+const pageSize = 1000
 
 // Empty deletes everything in bucket and returns how many versions and markers
 // it removed. A bucket that does not exist is already empty.
 func (e *Emptier) Empty(ctx context.Context, bucket string) (int, error) {
-	deleted := 0
-	for {
-		// Always list from the start: what was listed before is gone, and key
-		// markers into a shrinking listing are fragile.
-		callCtx, cancel := e.call(ctx)
-		page, err := e.API.ListObjectVersions(callCtx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), MaxKeys: aws.Int32(1000)})
-		cancel()
+	deleted, _, err := e.EmptySome(ctx, bucket, 0)
+	return deleted, err
+}
+
+// EmptySome deletes at most limit versions and delete markers of bucket (no
+// limit when limit <= 0), a page at a time, and says whether the bucket is
+// empty now. Bounded batches let the caller spread a large bucket over many
+// reconciles; nothing is remembered between calls, because every call lists
+// from the start: what was listed before is gone, and key markers into a
+// shrinking listing are fragile. So a batch cut short by a restart resumes by
+// itself. A bucket that does not exist is empty.
+func (e *Emptier) EmptySome(ctx context.Context, bucket string, limit int) (deleted int, empty bool, err error) {
+	for limit <= 0 || deleted < limit {
+		size := pageSize
+		if limit > 0 {
+			size = min(pageSize, limit-deleted)
+		}
+		page, err := e.API.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), MaxKeys: aws.Int32(int32(size))})
 		if isNoSuchBucket(err) {
-			return deleted, nil
+			return deleted, true, nil
 		}
 		if err != nil {
-			return deleted, fmt.Errorf("listing versions of s3://%s: %w", bucket, err)
+			return deleted, false, fmt.Errorf("listing versions of s3://%s: %w", bucket, err)
 		}
-		ids := identifiers(page)
+		ids := identifiers(page, size)
 		if len(ids) == 0 {
-			return deleted, nil
+			return deleted, true, nil
 		}
 		n, err := e.deleteBatch(ctx, bucket, ids)
 		deleted += n
 		if err != nil {
-			return deleted, err
+			return deleted, false, err
 		}
 	}
+	return deleted, false, nil
 }
 
-// identifiers lists the object versions and delete markers of one page (at most
-// 1000, the DeleteObjects limit).
-func identifiers(page *s3.ListObjectVersionsOutput) []s3types.ObjectIdentifier {
+// identifiers lists the object versions and delete markers of one page, at
+// most size of them (a listing of MaxKeys can return that many of each).
+func identifiers(page *s3.ListObjectVersionsOutput, size int) []s3types.ObjectIdentifier {
 	ids := make([]s3types.ObjectIdentifier, 0, len(page.Versions)+len(page.DeleteMarkers))
 	for _, v := range page.Versions {
 		ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
@@ -64,16 +79,14 @@ func identifiers(page *s3.ListObjectVersionsOutput) []s3types.ObjectIdentifier {
 	for _, m := range page.DeleteMarkers {
 		ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
 	}
-	if len(ids) > 1000 {
-		ids = ids[:1000]
+	if len(ids) > size {
+		ids = ids[:size]
 	}
 	return ids
 }
 
 func (e *Emptier) deleteBatch(ctx context.Context, bucket string, ids []s3types.ObjectIdentifier) (int, error) {
-	callCtx, cancel := e.call(ctx)
-	defer cancel()
-	out, err := e.API.DeleteObjects(callCtx, &s3.DeleteObjectsInput{
+	out, err := e.API.DeleteObjects(ctx, &s3.DeleteObjectsInput{
 		Bucket: aws.String(bucket),
 		Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)},
 	})
@@ -86,14 +99,6 @@ func (e *Emptier) deleteBatch(ctx context.Context, bucket string, ids []s3types.
 			bucket, len(out.Errors), aws.ToString(first.Key), aws.ToString(first.Message))
 	}
 	return len(ids), nil
-}
-
-func (e *Emptier) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	timeout := e.CallTimeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	return context.WithTimeout(ctx, timeout)
 }
 
 func isNoSuchBucket(err error) bool {

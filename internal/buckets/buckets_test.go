@@ -120,3 +120,50 @@ func TestEmptyErrors(t *testing.T) {
 		})
 	}
 }
+
+// A large bucket is emptied over several bounded calls, each listing from the
+// start, so a restart between two calls loses nothing.
+func TestEmptySomeStopsAtItsLimitAndResumes(t *testing.T) {
+	f := newFakeS3(t, 2000, 500)
+	e := newEmptier(f)
+	type step struct {
+		deleted int
+		empty   bool
+	}
+	var got []step
+	for i := 0; i < 5; i++ {
+		n, empty, err := e.EmptySome(context.Background(), f.bucket, 1200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, step{n, empty})
+		if empty {
+			break
+		}
+	}
+	want := []step{{1200, false}, {1200, false}, {100, true}}
+	if len(got) != len(want) {
+		t.Fatalf("steps %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, b := range f.batches {
+		if len(b) > 1000 {
+			t.Errorf("a DeleteObjects call of %d versions, over the S3 limit", len(b))
+		}
+	}
+	if len(f.objects) != 0 {
+		t.Errorf("%d versions left", len(f.objects))
+	}
+	// A limit met exactly does not claim emptiness it has not seen.
+	f = newFakeS3(t, 300, 0)
+	if n, empty, err := newEmptier(f).EmptySome(context.Background(), f.bucket, 300); n != 300 || empty || err != nil {
+		t.Errorf("exact limit: %d %v %v, want 300 false", n, empty, err)
+	}
+	if n, empty, err := newEmptier(f).EmptySome(context.Background(), f.bucket, 300); n != 0 || !empty || err != nil {
+		t.Errorf("after it: %d %v %v, want 0 true", n, empty, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tapstack/payment-migration-operator/controllers"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"time"
 )
 
 // fakeCloud is a scripted CloudFormation + DMS + S3 for one suite. A stack
@@ -15,14 +16,23 @@ import (
 // it would see in AWS, only faster. Scripted failures make the next create or
 // update roll back with a named resource.
 type fakeCloud struct {
-	mu       sync.Mutex
-	stacks   map[string]*fakeStack
-	next     int
-	calls    map[string]int
-	tokens   []string
-	emptied  []string
-	tasks    map[string]string // task ARN -> DMS status
-	failures map[string]*scripted
+	mu      sync.Mutex
+	stacks  map[string]*fakeStack
+	next    int
+	calls   map[string]int
+	tokens  []string
+	emptied []string
+	// versions left per bucket (3 when unset) and the batch sizes deleted
+	versions map[string]int
+	batches  map[string][]int
+	// hang makes Observe of a stack block until its context ends; hungFor
+	// records how much of the deadline was left when it did (about 0).
+	hang    map[string]bool
+	hungFor []time.Duration
+	// bucketErr makes emptying one bucket fail
+	bucketErr map[string]error
+	tasks     map[string]string // task ARN -> DMS status
+	failures  map[string]*scripted
 	// emptyErr makes emptying buckets fail (a deletion that cannot proceed).
 	emptyErr error
 	// observeErr makes Observe fail (AWS unreachable).
@@ -45,7 +55,8 @@ type scripted struct {
 }
 
 func newFakeCloud() *fakeCloud {
-	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS(), sql: newFakeSQL()}
+	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS(), sql: newFakeSQL(),
+		versions: map[string]int{}, batches: map[string][]int{}, bucketErr: map[string]error{}, hang: map[string]bool{}}
 }
 
 func (f *fakeCloud) factory() controllers.AWSFactory {
@@ -108,9 +119,20 @@ func (f *fakeCloud) fail(stack string, update bool) *scripted {
 
 type fakeStacks struct{ f *fakeCloud }
 
-func (s fakeStacks) Observe(_ context.Context, name string) (cfnstack.Observation, error) {
+func (s fakeStacks) Observe(ctx context.Context, name string) (cfnstack.Observation, error) {
 	f := s.f
 	f.mu.Lock()
+	if f.hang[name] {
+		// AWS never answers: only the reconcile's deadline ends the call.
+		f.calls["Observe "+name]++
+		f.mu.Unlock()
+		deadline, _ := ctx.Deadline()
+		<-ctx.Done()
+		f.mu.Lock()
+		f.hungFor = append(f.hungFor, time.Until(deadline))
+		f.mu.Unlock()
+		return cfnstack.Observation{}, ctx.Err()
+	}
 	defer f.mu.Unlock()
 	f.calls["Observe"]++
 	if f.observeErr != nil {
@@ -218,15 +240,30 @@ func (t fakeTasks) StopIfRunning(_ context.Context, arn string) (bool, error) {
 
 type fakeBuckets struct{ f *fakeCloud }
 
-func (b fakeBuckets) Empty(_ context.Context, bucket string) (int, error) {
+// EmptySome deletes like S3 listings do: it reports empty only once a listing
+// found nothing, so a batch that takes exactly what was left is not "empty".
+func (b fakeBuckets) EmptySome(_ context.Context, bucket string, limit int) (int, bool, error) {
 	f := b.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.emptyErr != nil {
-		return 0, f.emptyErr
+		return 0, false, f.emptyErr
 	}
-	f.emptied = append(f.emptied, bucket)
-	return 3, nil
+	if err := f.bucketErr[bucket]; err != nil {
+		return 0, false, err
+	}
+	left, ok := f.versions[bucket]
+	if !ok {
+		left = 3
+	}
+	n := min(left, limit)
+	f.versions[bucket] = left - n
+	f.batches[bucket] = append(f.batches[bucket], n)
+	empty := left-n == 0 && n < limit
+	if empty {
+		f.emptied = append(f.emptied, bucket)
+	}
+	return n, empty, nil
 }
 
 func outputsOf(stack string) map[string]string {

@@ -2,9 +2,11 @@ package controller_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -253,4 +255,92 @@ func waitForEvent(t *testing.T, name, reason string) eventsv1.Event {
 		return false, nil
 	})
 	return found
+}
+
+// A large bucket is emptied in bounded batches, one per reconcile, with the
+// progress in status, so a deletion never holds a worker for long.
+func TestDeletionEmptiesALargeBucketInBatchesWithProgressInStatus(t *testing.T) {
+	key := create(t, newMigration("batches", "batches", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	source, target := pm.Status.Stack.Outputs["SourceBucketName"], pm.Status.Stack.Outputs["TargetBucketName"]
+	cloud.mu.Lock()
+	cloud.versions[source] = 12000
+	cloud.mu.Unlock()
+	if err := k8s.Delete(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the CR gone", func() (bool, error) {
+		err := k8s.Get(t.Context(), key, pm)
+		return apierrors.IsNotFound(err), err
+	})
+	cloud.mu.Lock()
+	got := fmt.Sprint(cloud.batches[source], cloud.batches[target])
+	cloud.mu.Unlock()
+	// 5000 per reconcile (the default batch); the last one sees the bucket empty.
+	if got != "[5000 5000 2000] [3]" {
+		t.Errorf("batches source/target %s, want [5000 5000 2000] [3]", got)
+	}
+}
+
+func TestDeletionProgressIsInStatusWhileABucketCannotBeEmptied(t *testing.T) {
+	key := create(t, newMigration("progress", "progress", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	source, target := pm.Status.Stack.Outputs["SourceBucketName"], pm.Status.Stack.Outputs["TargetBucketName"]
+	cloud.mu.Lock()
+	cloud.versions[source] = 7000
+	cloud.bucketErr[target] = errors.New("AccessDenied: s3:DeleteObjectVersion")
+	cloud.mu.Unlock()
+	if err := k8s.Delete(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	pm = waitFor(t, key, "deletion held with progress", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionStackReady).Reason == "DeletionFailed" && pm.Status.Deletion != nil
+	})
+	want := []paymentsv1alpha1.BucketDeletion{{Name: source, VersionsDeleted: 7000, Empty: true}, {Name: target}}
+	if !slices.Equal(pm.Status.Deletion.Buckets, want) {
+		t.Errorf("status.deletion.buckets %+v, want %+v", pm.Status.Deletion.Buckets, want)
+	}
+	if _, exists := cloud.stack("TapStackprogress"); !exists {
+		t.Fatal("the stack was deleted although a bucket could not be emptied")
+	}
+	cloud.mu.Lock()
+	delete(cloud.bucketErr, target)
+	cloud.mu.Unlock()
+	eventually(t, "the CR gone", func() (bool, error) {
+		err := k8s.Get(t.Context(), key, pm)
+		return apierrors.IsNotFound(err), err
+	})
+	cloud.mu.Lock()
+	defer cloud.mu.Unlock()
+	if cloud.versions[target] != 0 {
+		t.Errorf("target bucket left with %d versions", cloud.versions[target])
+	}
+}
+
+// A reconcile that AWS never answers ends at the reconcile deadline, and
+// meanwhile the other workers serve the other migrations.
+func TestAHungReconcileEndsAtItsDeadlineAndBlocksNoOtherMigration(t *testing.T) {
+	cloud.mu.Lock()
+	cloud.hang["TapStackhung"] = true
+	cloud.mu.Unlock()
+	defer func() {
+		cloud.mu.Lock()
+		delete(cloud.hang, "TapStackhung")
+		cloud.mu.Unlock()
+	}()
+	began := time.Now()
+	create(t, newMigration("hung", "hung", "us-east-1"))
+	eventually(t, "the hung reconcile started", func() (bool, error) { return cloud.count("Observe TapStackhung") > 0, nil })
+	free := create(t, newMigration("free", "free", "us-east-1"))
+	waitFor(t, free, "the other migration's stack ready", stackReady)
+	if waited := time.Since(began); waited >= reconcileTimeout {
+		t.Logf("note: the other migration took %s (deadline %s)", waited, reconcileTimeout)
+	}
+	eventually(t, "the hung reconcile cut and retried", func() (bool, error) { return cloud.count("Observe TapStackhung") >= 2, nil })
+	cloud.mu.Lock()
+	left := cloud.hungFor[0]
+	cloud.mu.Unlock()
+	if left > 100*time.Millisecond || left < -time.Second {
+		t.Errorf("the hung call ended %s before its deadline, want at the %s reconcile deadline", left, reconcileTimeout)
+	}
 }

@@ -16,6 +16,9 @@ import (
 
 const defaultRegion = "eu-central-1"
 
+// reconcileTimeout is the suite's deadline of one reconcile.
+const reconcileTimeout = 2 * time.Second
+
 var (
 	k8s   client.Client
 	cloud = newFakeCloud()
@@ -29,7 +32,9 @@ func run(m *testing.M) int {
 		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, FullLoad: 50 * time.Millisecond,
 			Replicating: 50 * time.Millisecond, Validation: 0, MaxCreateAttempts: 3},
-		DefaultRegion: defaultRegion,
+		DefaultRegion:    defaultRegion,
+		Workers:          4,
+		ReconcileTimeout: reconcileTimeout,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -111,6 +111,7 @@ func StartManager(r *controllers.PaymentMigrationReconciler) (*Manager, error) {
 	}
 	r.Client = mgr.GetClient()
 	r.Recorder = mgr.GetEventRecorder("payment-migration-operator")
+	r.APIReader = mgr.GetAPIReader()
 	if err := r.SetupWithManager(mgr); err != nil {
 		cp.Stop()
 		return nil, fmt.Errorf("registering the controller: %w", err)
