@@ -85,7 +85,10 @@ func run() error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	apiMetrics := awsmetrics.New(metrics.Registry)
+	// One context for the manager and the AWS clients: a signal stops both.
+	ctx := ctrl.SetupSignalHandler()
 	factory := &awsclients.Factory{
+		Lifetime: ctx,
 		Provider: awscfg.NewProvider(awscfg.Options{
 			MaxAttempts: awsAttempts,
 			S3PathStyle: s3PathStyle,
@@ -115,7 +118,7 @@ func run() error {
 		return fmt.Errorf("adding ready check: %w", err)
 	}
 	ctrl.Log.WithName("setup").Info("starting manager", "defaultRegion", defaultRegion, "leaderElection", leaderElect)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil

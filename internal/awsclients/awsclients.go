@@ -42,6 +42,9 @@ type Factory struct {
 	Provider *awscfg.Provider
 	// DBSSLMode is the sslmode of the operator's database sessions.
 	DBSSLMode string
+	// Lifetime ends the clients' background work (batched reads shared by
+	// the migrations of a region) when it is done: the manager's context.
+	Lifetime context.Context
 
 	mu   sync.Mutex
 	sets map[string]*Set
@@ -78,6 +81,9 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 			rds.NewFromConfig(cfg),
 			iam.NewFromConfig(cfg)),
 		SQL: &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
+	}
+	if f.Lifetime != nil {
+		set.Replication.StopWith(f.Lifetime)
 	}
 	if f.sets == nil {
 		f.sets = map[string]*Set{}

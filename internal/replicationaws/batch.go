@@ -33,6 +33,8 @@ type batcher[K comparable, V any] struct {
 	// not cached: a task that is starting or stopping must be read again on its
 	// next sample, not served as "starting" for MaxAge.
 	volatile func(V) bool
+	// lifetime ends every fetch when it is done; nil: never.
+	lifetime context.Context
 }
 
 type entry[V any] struct {
@@ -99,8 +101,8 @@ func (b *batcher[K, V]) get(ctx context.Context, key K, now time.Time, maxAge ti
 
 // start launches a fetch of every remembered key, or of those with no entry.
 // The fetch runs detached from the cancellation of the caller that happened to
-// start it, because other callers wait for it too; each API call still has its
-// own timeout.
+// start it, because other callers wait for it too; it ends with the batcher's
+// lifetime, and each API call still has its own timeout.
 func (b *batcher[K, V]) start(ctx context.Context, now time.Time, all bool, fetch fetchFunc[K, V]) *flight[K, V] {
 	b.forget(now)
 	f := &flight[K, V]{keys: map[K]bool{}, at: now, epoch: b.epoch, done: make(chan struct{}), fresh: map[K]V{}}
@@ -112,8 +114,14 @@ func (b *batcher[K, V]) start(ctx context.Context, now time.Time, all bool, fetc
 		}
 	}
 	b.flight = f
-	fetchCtx := context.WithoutCancel(ctx)
+	fetchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := func() bool { return false }
+	if b.lifetime != nil {
+		stop = context.AfterFunc(b.lifetime, cancel)
+	}
 	go func() {
+		defer cancel()
+		defer stop()
 		values, err := fetch(fetchCtx, keys)
 		b.mu.Lock()
 		defer b.mu.Unlock()

@@ -69,13 +69,19 @@ type Client struct {
 }
 
 // New returns a Client over the SDK clients of one region. The calls are
-// bounded by the SDK clients' own middleware (awscfg.CallTimeout), not here:
-// the trailing duration, the per-call timeout this package used to apply, is
-// ignored, and goes once test/emulator stops passing it.
+// bounded by the SDK clients' own middleware (awscfg.CallTimeout).
 func New(dmsAPI DMSAPI, cw CloudWatchAPI, rdsAPI RDSAPI, iamAPI IAMAPI) *Client {
 	c := &Client{DMS: dmsAPI, CloudWatch: cw, RDS: rdsAPI, IAM: iamAPI}
 	c.tasks.volatile = inTransition
 	return c
+}
+
+// StopWith ends the batched fetches in flight, and refuses new ones, once ctx
+// is done (the manager stopping). A fetch outlives the caller that started it,
+// because other callers wait for it too; without a lifetime it would outlive
+// the manager as well.
+func (c *Client) StopWith(ctx context.Context) {
+	c.tasks.lifetime, c.lags.lifetime = ctx, ctx
 }
 
 func (c *Client) now() time.Time {
