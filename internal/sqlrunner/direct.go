@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -98,14 +100,17 @@ func (d *Direct) config(ctx context.Context, db Database) (*pgx.ConnConfig, erro
 	if mode == "" {
 		mode = "require"
 	}
-	cfg, err := pgx.ParseConfig("sslmode=" + mode)
+	// The host goes through the parser, not in afterwards: the TLS
+	// configuration (its server name, and whether TLS applies at all, which
+	// it does not to a unix socket) is derived from it. The password is set
+	// afterwards so that it never sits in a connection string.
+	dsn := url.URL{Scheme: "postgres", User: url.User(s.Username), Host: net.JoinHostPort(s.Host, strconv.Itoa(int(port))),
+		Path: "/" + s.DBName, RawQuery: url.Values{"sslmode": {mode}}.Encode()}
+	cfg, err := pgx.ParseConfig(dsn.String())
 	if err != nil {
-		return nil, fmt.Errorf("sslmode %q: %w", mode, err)
+		return nil, fmt.Errorf("%s database: connection settings (sslmode %q): %w", db.Side, mode, err)
 	}
-	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = s.Host, port, s.Username, s.Password, s.DBName
-	for i := range cfg.Fallbacks {
-		cfg.Fallbacks[i].Host, cfg.Fallbacks[i].Port = s.Host, port
-	}
+	cfg.Password = s.Password
 	statement := d.StatementTimeout
 	if statement <= 0 {
 		statement = defaultStatementTimeout

@@ -191,3 +191,34 @@ func TestConnectErrorsNameTheDatabase(t *testing.T) {
 		}
 	}
 }
+
+// sslmode=require must mean TLS to the secret's host: derived from a config
+// that had no host, TLS would be off (libpq's default host is a unix socket),
+// and a server that only accepts TLS (rds.force_ssl) refuses the session.
+func TestConfigUsesTLSToTheSecretsHost(t *testing.T) {
+	secrets := fakeSecrets{"db": `{"username":"app","password":"p@ss w/ord","host":"db.example.internal","port":"6543","dbname":"payments"}`}
+	for _, tc := range []struct {
+		mode    string
+		wantTLS bool
+	}{{"", true}, {"require", true}, {"verify-full", true}, {"disable", false}} {
+		cfg, err := (&Direct{Secrets: secrets, SSLMode: tc.mode}).config(context.Background(), Database{Side: "source", SecretARN: "db"})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.mode, err)
+		}
+		if cfg.Host != "db.example.internal" || cfg.Port != 6543 || cfg.User != "app" || cfg.Password != "p@ss w/ord" || cfg.Database != "payments" {
+			t.Errorf("%q: %s:%d %s %q %s", tc.mode, cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database)
+		}
+		if (cfg.TLSConfig != nil) != tc.wantTLS {
+			t.Errorf("%q: TLS %v, want %v", tc.mode, cfg.TLSConfig != nil, tc.wantTLS)
+		}
+		if tc.wantTLS && len(cfg.Fallbacks) > 0 {
+			t.Errorf("%q: a plain-text fallback %+v", tc.mode, cfg.Fallbacks[0])
+		}
+		if tc.mode == "verify-full" && cfg.TLSConfig.ServerName != "db.example.internal" {
+			t.Errorf("verify-full checks the name %q", cfg.TLSConfig.ServerName)
+		}
+	}
+	if _, err := (&Direct{Secrets: secrets, SSLMode: "sometimes"}).config(context.Background(), Database{Side: "source", SecretARN: "db"}); err == nil || !strings.Contains(err.Error(), `sslmode "sometimes"`) {
+		t.Errorf("a bad sslmode: %v", err)
+	}
+}
