@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The main job, locally: a Kubernetes control plane built from source, the AWS
-# emulator (moto with the project's CloudFormation extensions), the manager, and
-# the sample PaymentMigration, watched with kubectl while the operator creates
-# its TapStack and takes it through Preflight, FullLoad and Replicating; then a
-# replication lag breach, and the deletion. Everything it starts is stopped when
-# it ends (or on Ctrl-C).
+# emulator (moto with the project's CloudFormation extensions, its databases
+# real PostgreSQL servers and its DMS task real logical replication), the
+# manager, and the sample PaymentMigration, watched with kubectl while the
+# operator creates its TapStack and takes it through Preflight, FullLoad and
+# Replicating with a payment workload writing to the source throughout; then
+# the ledger check of the target, a replication lag breach, and the deletion.
+# Everything it starts is stopped when it ends (or on Ctrl-C).
 #
 # Env: DEMO_TIMEOUT (seconds to wait for the stack, default 180),
 #      DEMO_KEEP=1 (stay up until Ctrl-C to try kubectl yourself),
@@ -50,6 +52,7 @@ export KUBEBUILDER_ASSETS=$assets
 go build -o "$work/manager" ./cmd/manager
 go build -o "$work/controlplane" ./hack/controlplane
 go build -o "$work/tapstack" ./cmd/tapstack
+go build -o "$work/paymentload" ./cmd/paymentload
 kubectl() { "$assets/kubectl" --kubeconfig "$work/kubeconfig" "$@"; }
 
 step "starting the AWS emulator"
@@ -95,9 +98,6 @@ types = collections.Counter(r["Type"].split("::")[1] for r in t["Resources"].val
 print(f"{len(t['Resources'])} resources, {len(t['Outputs'])} outputs:", ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
 PY
 
-# A full load of a few seconds is visible in the watch below; real ones take hours.
-control dms/settings '{"fullLoadSeconds": 8}'
-
 step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml   (with one change, below)"
 # Lag samples are CloudWatch's one-minute datapoints; a rehearsal asks for one
 # sample under the threshold instead of three (three minutes).
@@ -107,6 +107,57 @@ kubectl patch --local -f config/samples/payments_v1alpha1_paymentmigration.yaml 
 step "kubectl get paymentmigration -o wide -w   (stack, preflight, full load, replication; at most ${TIMEOUT}s)"
 "$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -o wide -w &
 watcher=$!
+wait_for '{.status.conditions[?(@.type=="StackReady")].status}' "True"
+
+# The databases, reached as the service reaches them: through the stack's
+# secrets (host, port, user, password), over TLS.
+secret_arn() { kubectl get pm payments-pr6185 -o jsonpath="{.status.stack.outputs.$1DbSecretArn}"; }
+# db_conn SIDE writes SIDE.password and prints the paymentload flags of SIDE.
+db_conn() {
+  aws --endpoint-url "$endpoint" secretsmanager get-secret-value --secret-id "$(secret_arn "$1")" \
+    --query SecretString --output text | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+open(sys.argv[1], "w").write(s["password"])
+print("-host", s["host"], "-port", s["port"], "-user", s["username"], "-dbname", s["dbname"], "-password-file", sys.argv[1], "-sslmode require")
+' "$work/$1.password"
+}
+source_db=$(db_conn Source)
+target_db=$(db_conn Target)
+# rows SIDE prints the row counts of the payment tables of one side.
+rows() {
+  read -r _ host _ port _ user _ db _ pwfile _ <<<"$2"
+  PGPASSWORD=$(cat "$pwfile") psql -X -A -t -F ' ' "host=$host port=$port user=$user dbname=$db sslmode=require connect_timeout=3" -c \
+    "SELECT 'payments', count(*) FROM payments UNION ALL SELECT 'transactions', count(*) FROM transactions" 2>/dev/null |
+    paste -sd' ' | sed "s/^/$1: /; s/\$/ /" || echo "$1: (not reachable)"
+}
+
+# The source already holds payments, and the payment service keeps writing
+# them (200/s, each with its idempotency key) through the full load and CDC.
+# shellcheck disable=SC2086
+"$work/paymentload" seed $source_db -rows 50000 -keys-out "$work/seed.keys" | sed 's/^/  seed: /'
+# shellcheck disable=SC2086
+"$work/paymentload" run $source_db -rate 200 -progress 0 -keys-out "$work/run.keys" >"$work/paymentload.out" 2>&1 &
+load=$!
+pids+=("$load")
+# Every 3 s, the row counts of both sides (the source counted first, so a
+# target can read a few rows ahead while the workload writes).
+( while sleep 3; do printf '  rows   %s   %s\n' "$(rows source "$source_db")" "$(rows target "$target_db")"; done ) &
+counter=$!
+pids+=("$counter")
+wait_for '{.status.phase}/{.status.conditions[?(@.type=="LagWithinThreshold")].status}' "Replicating/True"
+sleep 6 # CDC carries on while the workload writes
+kill "$counter" 2>/dev/null || true
+kill -INT "$load"
+wait "$load" || true
+
+step "the payment workload's figures (it wrote to the source the whole time)"
+sed 's/^/  /' "$work/paymentload.out"
+
+step "the ledger check on the target: every acknowledged payment, seeded or written during the migration, exactly once"
+# shellcheck disable=SC2086
+"$work/paymentload" check $target_db -keys "$work/seed.keys" -keys "$work/run.keys" -wait 60s | sed 's/^/  /'
+printf '  rows   %s   %s\n' "$(rows source "$source_db")" "$(rows target "$target_db")"
 wait_for '{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}' "Replicating/True"
 
 step "DMS now reports 95 s of target latency (over the 60 s threshold): LAG jumps and READY drops"

@@ -219,8 +219,14 @@ func checkSecrets(t *testing.T, d deployed) {
 		if pw, _ := secret["password"].(string); len(pw) < 16 {
 			t.Errorf("%s secret has no generated password of at least 16 characters", side)
 		}
-		// The attachment adds the connection details of the instance.
-		if secret["host"] != d.outputs[sidedKey(side, "DbEndpoint")] || fmt.Sprint(secret["port"]) != "5432" || secret["engine"] != "postgres" {
+		// The attachment adds the connection details of the instance (the
+		// emulator's server listens on a port of its own, as RDS reports it).
+		db, err := rds.NewFromConfig(awsCfg).DescribeDBInstances(callCtx(t), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(d.names.DBInstance(side))})
+		if err != nil || len(db.DBInstances) != 1 || db.DBInstances[0].Endpoint == nil {
+			t.Fatalf("%s instance: %v", side, err)
+		}
+		port := fmt.Sprint(aws.ToInt32(db.DBInstances[0].Endpoint.Port))
+		if secret["host"] != d.outputs[sidedKey(side, "DbEndpoint")] || fmt.Sprint(secret["port"]) != port || secret["engine"] != "postgres" {
 			t.Errorf("%s secret lacks the instance's connection details: host=%v port=%v engine=%v", side, secret["host"], secret["port"], secret["engine"])
 		}
 		if secret["username"] != "paymentsadmin" {

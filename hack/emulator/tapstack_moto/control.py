@@ -20,8 +20,8 @@ the service modules):
     GET  rds/servers                 {servers: [{dbInstanceIdentifier, host, port,
                                       masterUsername, dbname, dataDir, walLevel,
                                       forceSsl, running, logFile, startupSeconds}]}
-    POST s3/fill                     {bucket, versions, key?}: that many versions
-                                     of one object, written in the backend
+    POST s3/fill                     {bucket, versions, prefix?}: that many object
+                                     versions, written in the backend
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from moto.s3.exceptions import BucketNotEmpty, ReplicationConfigurationNotFoundE
 from moto.s3.models import FakeBucket, s3_backends
 from moto.s3.responses import S3Response
 
+from . import control
 from ._base import Resource
 
 
@@ -299,3 +300,22 @@ def _get_permission(self: FakeBucket, action: str, resource: str) -> Any:
 
 
 FakeBucket.get_permission = _get_permission  # type: ignore[method-assign]
+
+
+@control.route("POST", "s3/fill")
+def _control_fill(body: dict[str, Any]) -> Any:
+    """{bucket, versions, prefix?, accountId?}: write that many object versions
+    (one per key under prefix) straight into the backend, for tests that need
+    a bucket of many versions (20k PutObject calls through HTTP would take
+    minutes, and moto's store of one key's versions slows down as it grows)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    backend = _backend(body.get("accountId") or DEFAULT_ACCOUNT_ID, "us-east-1")
+    bucket, prefix, n = body["bucket"], body.get("prefix") or "fill/", int(body["versions"])
+    if n < 1 or n > 1_000_000:
+        raise ValueError(f"versions {n}: want 1..1000000")
+    if backend.get_bucket(bucket).versioning_status != "Enabled":
+        raise ValueError(f"bucket {bucket} is not versioned: every write would replace the last")
+    for i in range(n):
+        backend.put_object(bucket, f"{prefix}{i:07d}", b"x")
+    return {"bucket": bucket, "prefix": prefix, "versions": n}
