@@ -180,25 +180,12 @@ func TestAPIOptionsReachEveryClient(t *testing.T) {
 	}
 }
 
-// slowServer answers every request with an empty JSON document after delay,
-// or gives up when the client hangs up or the test ends first.
+// slowServer answers every request with an empty JSON document after delay.
 func slowServer(t *testing.T, delay time.Duration) *httptest.Server {
-	t.Helper()
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		case <-stop:
-			return
-		}
+	return awstest.SlowServer(t, delay, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		fmt.Fprint(w, `{}`)
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(stop) }) // runs first
-	return srv
+	})
 }
 
 // listMetrics makes one call through the SDK's whole client stack and says

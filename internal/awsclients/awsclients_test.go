@@ -77,16 +77,7 @@ func TestReplicationReadsCloudWatchOverJSON(t *testing.T) {
 // slowServer answers after delay: an empty listing to S3's ListObjectVersions,
 // an empty JSON document otherwise.
 func slowServer(t *testing.T, delay time.Duration) *httptest.Server {
-	t.Helper()
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		case <-stop:
-			return
-		}
+	return awstest.SlowServer(t, delay, func(w http.ResponseWriter, r *http.Request) {
 		if _, versions := r.URL.Query()["versions"]; versions {
 			w.Header().Set("Content-Type", "application/xml")
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name></ListVersionsResult>`)
@@ -94,10 +85,7 @@ func slowServer(t *testing.T, delay time.Duration) *httptest.Server {
 		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		fmt.Fprint(w, `{}`)
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(stop) }) // runs first
-	return srv
+	})
 }
 
 // Every adapter's calls go through the SDK clients' timeout middleware, with

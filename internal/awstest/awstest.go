@@ -2,8 +2,11 @@
 package awstest
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Isolate points the SDK at test credentials and the given endpoint only: no
@@ -32,4 +35,25 @@ func Isolate(t testing.TB, endpoint string) {
 	} {
 		t.Setenv(k, v)
 	}
+}
+
+// SlowServer is an AWS endpoint that answers every request with respond after
+// delay, or gives up when the client hangs up or the test ends first: for
+// tests of call timeouts through the real SDK client stack.
+func SlowServer(t testing.TB, delay time.Duration, respond http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		case <-stop:
+			return
+		}
+		respond(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // runs first
+	return srv
 }
