@@ -18,12 +18,13 @@ import (
 // bucketVersions is how many object versions the deleted migration's bucket
 // holds: enough that emptying it takes longer than the other migration's
 // lag breach takes to show.
-const bucketVersions = 20000
+const bucketVersions = 60000
 
 // lagFreshness bounds how long a breach published by DMS takes to turn the
-// condition: the batched read may be DefaultMaxAge old, plus one sampling
-// period and one metric period of the suite, plus a second of slack.
-const lagFreshness = replicationaws.DefaultMaxAge + 3*time.Second
+// condition with nothing else going on: the batched read may be
+// DefaultMaxAge old, plus one sampling period and one metric period of the
+// suite, plus slack for a loaded 2-core machine (22 s were seen alone).
+const lagFreshness = replicationaws.DefaultMaxAge + 10*time.Second
 
 // One migration's deletion empties a bucket of many versions while another
 // migration's lag breaches: the breach turns its condition as fast as it
