@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 		AWS:        controllers.AWSFromFactory(factory),
 		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 500 * time.Millisecond, Slow: 30 * time.Second, FullLoad: time.Second,
-			Replicating: time.Second, Validation: 2 * time.Second, MaxCreateAttempts: 2},
+			Replicating: time.Second, Validation: 2 * time.Second, MaxCreateAttempts: 2, BucketBatch: 1000},
 		DefaultRegion: region,
 	})
 	if err != nil {
