@@ -8,7 +8,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
@@ -58,6 +61,7 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 	repl.TablesLoaded, repl.TablesLoading, repl.TablesQueued, repl.TablesErrored = task.TablesLoaded, task.TablesLoading, task.TablesQueued, task.TablesErrored
 	st.condition(paymentsv1alpha1.ConditionReplicationRunning, boolStatus(decision.Running), decision.Reason, decision.Message)
 
+	r.watchTask(pm, rep, names, taskARN)
 	if decision.Running {
 		if err := r.sampleLag(ctx, pm, st, rep, names, taskARN); err != nil {
 			return 0, err
@@ -65,6 +69,10 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		if err := r.sampleValidation(ctx, pm, st, rep, taskARN); err != nil {
 			return 0, err
 		}
+	} else {
+		// Stopped, paused, failed, in a transition: no lag to sample, and the
+		// samples under the threshold before the stop do not count after it.
+		r.lagNotRunning(pm, st, task.Status)
 	}
 
 	cdc := pm.Spec.Replication.MigrationType == paymentsv1alpha1.MigrationTypeCDC
@@ -103,7 +111,15 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 		return false, err
 	}
 	obs.Databases = inspectDatabases(ctx, pm, sql)
+	repl := st.replication()
+	if repl.RebootRequestedAt != nil {
+		obs.RebootRequestedAt = repl.RebootRequestedAt.Time
+	}
+	obs.Now = r.now()
 	res := replication.EvaluatePreflight(obs, pm.Spec.Database.AllowRebootForParameterApply)
+	if res.ClearRebootRequest {
+		repl.RebootRequestedAt = nil
+	}
 	for _, endpoint := range res.TestConnections {
 		if err := rep.TestConnection(ctx, targets.InstanceARN, endpoint); err != nil {
 			return false, err
@@ -120,14 +136,37 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 			st.history(fmt.Sprintf("created the mapped tables on the target from the source's schema (%d statements)", len(res.TargetSchema)))
 		}
 	}
+	st.condition(paymentsv1alpha1.ConditionPreflightPassed, boolStatus(res.Passed), res.Reason, res.Message)
 	if res.RebootSource {
-		if err := rep.RebootDB(ctx, targets.SourceDBInstanceID); err != nil {
+		if err := r.rebootSource(ctx, st, rep, targets.SourceDBInstanceID, obs.Now); err != nil {
 			return false, err
 		}
-		st.history("rebooted the source database to apply rds.logical_replication")
 	}
-	st.condition(paymentsv1alpha1.ConditionPreflightPassed, boolStatus(res.Passed), res.Reason, res.Message)
 	return res.Passed, nil
+}
+
+// rebootSource reboots the production source, at most once per request. The
+// request is written to status first, with the resourceVersion this reconcile
+// read: if that write fails (a conflict: another reconcile, on a newer copy,
+// decided first) nothing is called. Once it is written, no reconcile requests
+// again until RDS shows the reboot or replication.RebootWait passes, however
+// long RDS keeps reading "available" + "pending-reboot", and whatever happens
+// to this reconcile: a manager that stops between the write and the call has
+// recorded a request it never made, and the bound makes it up.
+func (r *PaymentMigrationReconciler) rebootSource(ctx context.Context, st *statusWriter, rep ReplicationAWS, dbInstanceID string, now time.Time) error {
+	at := metav1.NewTime(now)
+	st.replication().RebootRequestedAt = &at
+	if err := st.patch(ctx); err != nil {
+		return fmt.Errorf("recording the reboot request of the source before making it: %w", err)
+	}
+	if err := rep.RebootDB(ctx, dbInstanceID); err != nil {
+		// The call may have reached RDS (a timeout): the request stands, and
+		// only RDS showing no reboot for RebootWait lets another be made.
+		return fmt.Errorf("rebooting the source (request recorded at %s; not repeated before %s unless RDS shows the reboot): %w",
+			at.UTC().Format(time.RFC3339), at.Add(replication.RebootWait).UTC().Format(time.RFC3339), err)
+	}
+	st.history("requested a reboot of the source database to apply rds.logical_replication")
+	return nil
 }
 
 // inspectDatabases reads both databases' catalogs for preflight; a database
@@ -200,7 +239,10 @@ func (r *PaymentMigrationReconciler) sampleLag(ctx context.Context, pm *payments
 	if repl.SampleTime != nil {
 		prev.LastSample = repl.SampleTime.Time
 	}
-	v := replication.EvaluateLag(prev, sample, pm.Spec.Replication.LagThresholdSeconds, pm.Spec.Cutover.Gates.ConsecutiveLagSamples)
+	v := replication.EvaluateLagAt(prev, sample, replication.LagGate{
+		ThresholdSeconds: pm.Spec.Replication.LagThresholdSeconds,
+		Required:         pm.Spec.Cutover.Gates.ConsecutiveLagSamples,
+	}, r.now())
 	repl.SamplesUnderThreshold = v.State.Consecutive
 	if !v.State.LastSample.IsZero() {
 		t := metav1.NewTime(v.State.LastSample)
@@ -215,13 +257,76 @@ func (r *PaymentMigrationReconciler) sampleLag(ctx context.Context, pm *payments
 	return nil
 }
 
+// lagNotRunning turns the lag gate Unknown while the task does not run and
+// restarts its count; the figures of the last sample stay for display.
+// Before the task first runs there is no gate to reset: the condition stays
+// unset (Ready says it is not reported yet).
+func (r *PaymentMigrationReconciler) lagNotRunning(pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, taskStatus string) {
+	if findCondition(pm, paymentsv1alpha1.ConditionLagWithinThreshold) == nil {
+		return
+	}
+	repl := st.replication()
+	prev := replication.LagState{Consecutive: repl.SamplesUnderThreshold}
+	if repl.SampleTime != nil {
+		prev.LastSample = repl.SampleTime.Time
+	}
+	v := replication.LagTaskNotRunning(prev, taskStatus)
+	repl.SamplesUnderThreshold = v.State.Consecutive
+	st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, metav1.ConditionUnknown, v.Reason, v.Message)
+}
+
+// SampleWatcher is a ReplicationAWS that polls its region on its own cadence
+// (replicationaws.Client): it reads every watched task's status and CDC
+// latency in batched calls and calls wake, without blocking, when either
+// changed, so a new datapoint reaches the lag gate within a poll interval of
+// its publication instead of at the migration's next sample.
+type SampleWatcher interface {
+	WatchTask(taskARN, instanceID, taskID string, wake func())
+}
+
+// wakeBuffer bounds the wake-ups waiting for the controller to take them; a
+// wake-up that finds it full is dropped, and the migration's own requeue
+// (Timing.Replicating) still comes.
+const wakeBuffer = 4096
+
+// wakeSource is the controller's source of the wake-ups the region poller
+// asks for (SetupWithManager watches it); until it is called, nothing is
+// watched.
+func (r *PaymentMigrationReconciler) wakeSource() source.Source {
+	r.wake = make(chan event.GenericEvent, wakeBuffer)
+	return source.Channel(r.wake, &handler.EnqueueRequestForObject{})
+}
+
+// watchTask (re)registers the migration's task with its region's poller, if
+// the client has one; every reconcile refreshes it, and a watch no reconcile
+// refreshed for 10 minutes lapses.
+func (r *PaymentMigrationReconciler) watchTask(pm *paymentsv1alpha1.PaymentMigration, rep ReplicationAWS, names naming.Names, taskARN string) {
+	w, ok := rep.(SampleWatcher)
+	if !ok || r.wake == nil {
+		return
+	}
+	ch, name, namespace := r.wake, pm.Name, pm.Namespace
+	w.WatchTask(taskARN, names.DMSInstance(), taskResourceID(taskARN), func() {
+		obj := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+		select {
+		case ch <- event.GenericEvent{Object: obj}:
+		default:
+		}
+	})
+}
+
 // sampleValidation reads the table statistics, less often than lag: they change
-// slowly and cannot be batched across migrations.
+// slowly and cannot be batched across migrations. Once validation has settled
+// they are read SettledValidationFactor times less often still
+// (replication.ValidationReadInterval).
 func (r *PaymentMigrationReconciler) sampleValidation(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, taskARN string) error {
 	repl := st.replication()
 	now := r.now()
-	if repl.ValidationSampleTime != nil && now.Sub(repl.ValidationSampleTime.Time) < r.Timing.Validation &&
-		findCondition(pm, paymentsv1alpha1.ConditionDataValidated) != nil {
+	// A spec change (validation turned on, say) is read at once: the last
+	// read's condition no longer describes the spec.
+	if c := findCondition(pm, paymentsv1alpha1.ConditionDataValidated); c != nil && repl.ValidationSampleTime != nil &&
+		c.ObservedGeneration == pm.Generation &&
+		now.Sub(repl.ValidationSampleTime.Time) < replication.ValidationReadInterval(c.Reason, r.Timing.Validation) {
 		return nil
 	}
 	tables, err := rep.TableStatistics(ctx, taskARN)

@@ -117,7 +117,8 @@ func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
 // overwrite what a newer one recorded; it fails with a conflict, and the
 // next reconcile decides again from fresh state.
 func (s *statusWriter) patch(ctx context.Context) error {
-	conditions.Summarize(&s.pm.Status.Conditions, s.pm.Generation, readyConditions(s.pm))
+	required, optional := splitReadyConditions(readyConditions(s.pm))
+	conditions.Summarize(&s.pm.Status.Conditions, s.pm.Generation, required, optional...)
 	s.pm.Status.ObservedGeneration = s.pm.Generation
 	if apiequality.Semantic.DeepEqual(s.base.Status, s.pm.Status) {
 		return nil
@@ -129,6 +130,29 @@ func (s *statusWriter) patch(ctx context.Context) error {
 	return nil
 }
 
+// notRequiredUntilSet are the conditions of readyConditions that Ready does
+// not wait for until something sets them; every other one must be reported
+// (a condition never set is Unknown in Ready, not passing).
+//
+// TargetHealthy: only the cutover (SPEC section 4, not built yet) reads the
+// target's Route 53 health check and sets it; nothing sets it before then.
+// Requiring it now would hold Ready at Unknown forever, a check that can never
+// pass. So it counts from the moment it is set (a False or Unknown
+// TargetHealthy then holds Ready down), and the cutover must set it before
+// it moves any traffic: that is the cutover's own gate, not Ready's.
+var notRequiredUntilSet = map[string]bool{paymentsv1alpha1.ConditionTargetHealthy: true}
+
+func splitReadyConditions(order []string) (required, optional []string) {
+	for _, t := range order {
+		if notRequiredUntilSet[t] {
+			optional = append(optional, t)
+		} else {
+			required = append(required, t)
+		}
+	}
+	return required, optional
+}
+
 // progressReasons are condition reasons that describe normal progress: their
 // transitions are Normal events, every other False condition is a Warning.
 var progressReasons = map[string]bool{
@@ -137,7 +161,7 @@ var progressReasons = map[string]bool{
 	"Starting": true, "Resuming": true, "Pausing": true, "Paused": true, "FullLoadFinished": true,
 	"TaskStarting": true, "TaskStopping": true, "TaskCreating": true, "TaskModifying": true, "TaskTesting": true, "TaskMoving": true,
 	"WaitingForPreflight": true, "TestingConnections": true, "RebootingSource": true, "ParameterApplying": true,
-	"InstanceNotAvailable": true, "LagSettling": true, "NoLagData": true, "ValidationPending": true, "NoTableStatistics": true,
+	"InstanceNotAvailable": true, "LagSettling": true, "NoLagData": true, "TaskNotRunning": true, "RebootRequested": true, "ValidationPending": true, "NoTableStatistics": true,
 }
 
 func isWarning(reason string) bool { return !progressReasons[reason] }

@@ -36,23 +36,46 @@ func Set(conds *[]metav1.Condition, generation int64, condType string, status me
 // Summarize sets Ready from the other conditions: False with the reason of the
 // first False one (in the given order of importance), else Unknown with the
 // first Unknown one, else True.
-func Summarize(conds *[]metav1.Condition, generation int64, order []string) bool {
+//
+// Every condition of required must be present: one that was never set has not
+// been shown to hold, so Ready is Unknown (reason "<Type>NotReported") until
+// it is, never True by omission. A condition of optional counts once it is
+// set and is not waited for until then (for conditions that only a later step
+// reports; the caller says why each is optional).
+func Summarize(conds *[]metav1.Condition, generation int64, required []string, optional ...string) bool {
 	var unknown *metav1.Condition
-	for _, t := range order {
+	var missing string
+	look := func(t string, mustExist bool) *metav1.Condition {
 		c := meta.FindStatusCondition(*conds, t)
-		if c == nil {
-			continue
-		}
-		switch c.Status {
-		case metav1.ConditionFalse:
-			return Set(conds, generation, Ready, metav1.ConditionFalse, c.Reason, t+": "+c.Message)
-		case metav1.ConditionUnknown:
-			if unknown == nil {
-				unknown = c
+		switch {
+		case c == nil:
+			if mustExist && missing == "" && unknown == nil {
+				missing = t
 			}
+			return nil
+		case c.Status == metav1.ConditionFalse:
+			return c
+		case c.Status != metav1.ConditionTrue && missing == "" && unknown == nil:
+			// Unknown, or a status the API does not define: not shown to hold.
+			cp := *c
+			unknown = &cp
+		}
+		return nil
+	}
+	for _, t := range required {
+		if c := look(t, true); c != nil {
+			return Set(conds, generation, Ready, metav1.ConditionFalse, c.Reason, t+": "+c.Message)
 		}
 	}
-	if unknown != nil {
+	for _, t := range optional {
+		if c := look(t, false); c != nil {
+			return Set(conds, generation, Ready, metav1.ConditionFalse, c.Reason, t+": "+c.Message)
+		}
+	}
+	switch {
+	case missing != "":
+		return Set(conds, generation, Ready, metav1.ConditionUnknown, missing+"NotReported", missing+": not reported yet; Ready waits for it")
+	case unknown != nil:
 		return Set(conds, generation, Ready, metav1.ConditionUnknown, unknown.Reason, unknown.Type+": "+unknown.Message)
 	}
 	return Set(conds, generation, Ready, metav1.ConditionTrue, "AllConditionsTrue", "every condition holds")

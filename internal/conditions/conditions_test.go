@@ -40,24 +40,33 @@ func TestSummarize(t *testing.T) {
 		wantStatus metav1.ConditionStatus
 		wantReason string
 	}{
-		{"all true", map[string]metav1.ConditionStatus{"StackReady": "True", "PreflightPassed": "True"}, "True", "AllConditionsTrue"},
+		{"all true", map[string]metav1.ConditionStatus{"StackReady": "True", "PreflightPassed": "True", "LagWithinThreshold": "True"}, "True", "AllConditionsTrue"},
 		{"first false wins over unknown", map[string]metav1.ConditionStatus{"StackReady": "Unknown", "PreflightPassed": "False"}, "False", "PreflightPassedReason"},
 		{"false in order of importance", map[string]metav1.ConditionStatus{"StackReady": "False", "LagWithinThreshold": "False"}, "False", "StackReadyReason"},
-		{"unknown when nothing is false", map[string]metav1.ConditionStatus{"StackReady": "True", "LagWithinThreshold": "Unknown"}, "Unknown", "LagWithinThresholdReason"},
-		{"absent conditions do not count", map[string]metav1.ConditionStatus{"StackReady": "True"}, "True", "AllConditionsTrue"},
+		{"unknown when nothing is false", map[string]metav1.ConditionStatus{"StackReady": "True", "PreflightPassed": "True", "LagWithinThreshold": "Unknown"}, "Unknown", "LagWithinThresholdReason"},
+		{"a required condition never set is Unknown, not passing", map[string]metav1.ConditionStatus{"StackReady": "True", "LagWithinThreshold": "True"}, "Unknown", "PreflightPassedNotReported"},
+		{"nothing set yet", map[string]metav1.ConditionStatus{}, "Unknown", "StackReadyNotReported"},
+		{"false wins over a missing one", map[string]metav1.ConditionStatus{"StackReady": "True", "LagWithinThreshold": "False"}, "False", "LagWithinThresholdReason"},
+		{"the first of missing and unknown is named", map[string]metav1.ConditionStatus{"StackReady": "Unknown"}, "Unknown", "StackReadyReason"},
+		{"an optional condition not set is not waited for", map[string]metav1.ConditionStatus{"StackReady": "True", "PreflightPassed": "True", "LagWithinThreshold": "True"}, "True", "AllConditionsTrue"},
+		{"an optional condition counts once set", map[string]metav1.ConditionStatus{"StackReady": "True", "PreflightPassed": "True", "LagWithinThreshold": "True", "TargetHealthy": "False"}, "False", "TargetHealthyReason"},
+		{"an optional Unknown counts too", map[string]metav1.ConditionStatus{"StackReady": "True", "PreflightPassed": "True", "LagWithinThreshold": "True", "TargetHealthy": "Unknown"}, "Unknown", "TargetHealthyReason"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var conds []metav1.Condition
-			for _, typ := range order {
+			for _, typ := range append(order, "TargetHealthy") {
 				if st, ok := tc.set[typ]; ok {
 					Set(&conds, 1, typ, st, typ+"Reason", "msg")
 				}
 			}
-			Summarize(&conds, 1, order)
+			Summarize(&conds, 1, order, "TargetHealthy")
 			ready := meta.FindStatusCondition(conds, Ready)
 			if ready.Status != tc.wantStatus || ready.Reason != tc.wantReason {
 				t.Errorf("Ready = %s/%s, want %s/%s", ready.Status, ready.Reason, tc.wantStatus, tc.wantReason)
+			}
+			if tc.wantReason == "PreflightPassedNotReported" && ready.Message != "PreflightPassed: not reported yet; Ready waits for it" {
+				t.Errorf("Ready message %q does not name the missing condition", ready.Message)
 			}
 		})
 	}

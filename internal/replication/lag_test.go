@@ -239,3 +239,107 @@ func TestEvaluateLag_MessagesGiveBothSidesAndTheThreshold(t *testing.T) {
 		t.Errorf("message %q does not say how many of the required samples were seen", settling.Message)
 	}
 }
+
+// TestEvaluateLagAt_StaleOrMissingDataCannotPass walks the gate with the
+// clock: each step reads at `now` (seconds after t0) a datapoint stamped at
+// `at` (seconds after t0; -1: no datapoint).
+func TestEvaluateLagAt_StaleOrMissingDataCannotPass(t *testing.T) {
+	type step struct {
+		now, at     int
+		target      float64
+		want        gate
+		reason      string
+		consecutive int32
+	}
+	for _, c := range []struct {
+		name   string
+		maxAge time.Duration // 0: the default, two metric periods
+		steps  []step
+	}{
+		{name: "a datapoint whose minute ended two periods ago still counts; a second more and the open gate turns Unknown", steps: []step{
+			{60, 0, 5, closed, "LagSettling", 1},
+			{120, 60, 5, closed, "LagSettling", 2},
+			{180, 120, 5, open, "LagWithinThreshold", 3},
+			{300, 120, 5, open, "LagWithinThreshold", 3},
+			{301, 120, 5, unknown, "LagSampleStale", 0},
+			{400, 120, 5, unknown, "LagSampleStale", 0},
+		}},
+		{name: "after a stale spell the gate counts N new samples again", steps: []step{
+			{60, 0, 5, closed, "LagSettling", 1},
+			{120, 60, 5, closed, "LagSettling", 2},
+			{180, 120, 5, open, "LagWithinThreshold", 3},
+			{400, 120, 5, unknown, "LagSampleStale", 0},
+			{420, 360, 5, closed, "LagSettling", 1},
+			{480, 420, 5, closed, "LagSettling", 2},
+			{540, 480, 5, open, "LagWithinThreshold", 3},
+		}},
+		{name: "the datapoint that went stale is not counted when read again", steps: []step{
+			{60, 0, 5, closed, "LagSettling", 1},
+			{300, 0, 5, unknown, "LagSampleStale", 0},
+			{300, 0, 5, unknown, "LagSampleStale", 0},
+		}},
+		{name: "a stale breach is Unknown, not a fresh verdict either way", steps: []step{
+			{60, 0, 5, closed, "LagSettling", 1},
+			{120, 60, 95, closed, "LagAboveThreshold", 0},
+			{300, 60, 95, unknown, "LagSampleStale", 0},
+		}},
+		{name: "no datapoint in the window: Unknown, and the count restarts", steps: []step{
+			{60, 0, 5, closed, "LagSettling", 1},
+			{120, 60, 5, closed, "LagSettling", 2},
+			{180, 120, 5, open, "LagWithinThreshold", 3},
+			{240, -1, 0, unknown, "NoLagData", 0},
+			{300, 240, 5, closed, "LagSettling", 1},
+		}},
+		{name: "a datapoint stamped ahead of the clock is current", steps: []step{
+			{60, 90, 5, closed, "LagSettling", 1},
+		}},
+		{name: "a custom bound", maxAge: 30 * time.Second, steps: []step{
+			{60, 0, 5, closed, "LagSettling", 1},
+			{91, 0, 5, unknown, "LagSampleStale", 0},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			gateCfg := LagGate{ThresholdSeconds: 30, Required: 3, MaxAge: c.maxAge}
+			var state LagState
+			for i, s := range c.steps {
+				sample := LagSample{}
+				if s.at >= 0 {
+					v := s.target
+					sample = LagSample{Source: sec(1), Target: &v, Time: t0.Add(time.Duration(s.at) * time.Second)}
+				}
+				v := EvaluateLagAt(state, sample, gateCfg, t0.Add(time.Duration(s.now)*time.Second))
+				if g := verdictGate(v); g != s.want || v.Reason != s.reason || v.State.Consecutive != s.consecutive {
+					t.Fatalf("step %d (now %ds, datapoint %ds): %s %s, %d consecutive; want %s %s, %d (message %q)",
+						i+1, s.now, s.at, g, v.Reason, v.State.Consecutive, s.want, s.reason, s.consecutive, v.Message)
+				}
+				if v.Reason == "LagSampleStale" && !strings.Contains(v.Message, "more than 2m0s") && c.maxAge == 0 {
+					t.Errorf("stale message %q does not give the bound", v.Message)
+				}
+				state = v.State
+			}
+		})
+	}
+}
+
+func TestLagTaskNotRunning_RestartsTheCountAndKeepsTheSampleTime(t *testing.T) {
+	prev := LagState{Consecutive: 7, LastSample: minute(9)}
+	for _, status := range []string{StatusStopped, StatusFailed, StatusStarting, StatusStopping, ""} {
+		v := LagTaskNotRunning(prev, status)
+		if v.Known || v.Within || v.Reason != "TaskNotRunning" || v.State.Consecutive != 0 || !v.State.LastSample.Equal(minute(9)) {
+			t.Errorf("status %q: %+v, want Unknown TaskNotRunning, count 0, last sample kept", status, v)
+		}
+	}
+	// After the resume, the datapoint from before the stop does not count;
+	// the first new one is sample 1 of N.
+	v := EvaluateLagAt(LagTaskNotRunning(prev, StatusStopped).State, LagSample{Target: sec(1), Time: minute(9)}, LagGate{ThresholdSeconds: 30, Required: 3}, minute(10))
+	if v.Reason == "LagSampleStale" {
+		t.Fatalf("a datapoint a minute old is current: %+v", v)
+	}
+	if v.State.Consecutive != 0 || v.Within {
+		t.Errorf("the pre-stop datapoint counted after the resume: %+v", v)
+	}
+	v = EvaluateLagAt(v.State, LagSample{Target: sec(1), Time: minute(11)}, LagGate{ThresholdSeconds: 30, Required: 3}, minute(11))
+	if v.State.Consecutive != 1 || v.Within {
+		t.Errorf("first sample after the resume: %+v, want 1 of 3", v)
+	}
+}

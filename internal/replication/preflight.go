@@ -3,7 +3,16 @@ package replication
 import (
 	"fmt"
 	"strings"
+	"time"
 )
+
+// RebootWait bounds how long a reboot request of the source stands while RDS
+// does not show it: RDS reports "available" with "pending-reboot" for a while
+// after RebootDBInstance returns, and a request is never repeated while it
+// stands. Past it, RDS has shown no reboot (the call was lost, or never made
+// because the manager stopped between recording it and calling), and the
+// reboot may be requested again.
+const RebootWait = 10 * time.Minute
 
 // RoleCheck is what IAM says of one DMS service role.
 type RoleCheck struct {
@@ -34,6 +43,11 @@ type PreflightObservation struct {
 	// Databases is what the SQL runner read of the two databases; nil when
 	// they could not be located.
 	Databases *DatabaseObservation
+	// RebootRequestedAt is the operator's own record of its last reboot
+	// request of the source (status.replication.rebootRequestedAt), zero when
+	// none stands; Now is the reconciler's clock, to bound it.
+	RebootRequestedAt time.Time
+	Now               time.Time
 }
 
 // PreflightResult is the PreflightPassed condition and what to do about it.
@@ -44,8 +58,14 @@ type PreflightResult struct {
 	// TestConnections lists endpoints whose connection test must be (re)started.
 	TestConnections []string
 	// RebootSource asks for a reboot of the source instance to apply the
-	// logical replication parameter (only when the spec allows it).
+	// logical replication parameter (only when the spec allows it, and no
+	// earlier request stands). The caller records the request (Now) in
+	// status, durably, before it calls RDS, and calls only if that write
+	// succeeded.
 	RebootSource bool
+	// ClearRebootRequest: RDS has shown the requested reboot (the source
+	// rebooting, or the parameter applied); the record can go.
+	ClearRebootRequest bool
 	// TargetSchema is the DDL that creates the mapped tables on the target
 	// from the source's schema, to run in one transaction before DMS starts.
 	TargetSchema []string
@@ -91,16 +111,32 @@ func EvaluatePreflight(obs PreflightObservation, allowReboot bool) PreflightResu
 }
 
 func logicalReplicationCheck(obs PreflightObservation, allowReboot bool, res *PreflightResult) check {
+	requested := !obs.RebootRequestedAt.IsZero()
+	shown := obs.SourceDBStatus == "rebooting" || obs.ParameterApplyStatus == "in-sync"
+	if requested && shown {
+		res.ClearRebootRequest = true
+	}
+	// A request stands until RDS shows it or RebootWait passes; a record
+	// stamped after now (clocks differ) stands too.
+	standing := requested && !shown && obs.Now.Sub(obs.RebootRequestedAt) < RebootWait
 	switch {
 	case obs.LogicalReplication != "1":
 		return check{reason: "LogicalReplicationOff", line: fmt.Sprintf("FAIL logical replication: rds.logical_replication is %q in %s, DMS CDC needs 1", obs.LogicalReplication, obs.ParameterGroup)}
 	case obs.ParameterApplyStatus == "in-sync":
 		return check{ok: true, line: fmt.Sprintf("ok   logical replication: rds.logical_replication=1 applied (%s in-sync)", obs.ParameterGroup)}
-	case obs.ParameterApplyStatus == "pending-reboot" && obs.SourceDBStatus == "available" && allowReboot:
-		res.RebootSource = true
-		return check{reason: "RebootingSource", line: "wait logical replication: pending reboot; rebooting the source (spec.database.allowRebootForParameterApply)"}
 	case obs.ParameterApplyStatus == "pending-reboot" && obs.SourceDBStatus == "rebooting":
 		return check{reason: "RebootingSource", line: "wait logical replication: the source is rebooting to apply it"}
+	case obs.ParameterApplyStatus == "pending-reboot" && standing:
+		return check{reason: "RebootRequested", line: fmt.Sprintf("wait logical replication: a reboot of the source was requested at %s; RDS (%s, pending-reboot) does not show it yet; no other is requested before %s",
+			obs.RebootRequestedAt.UTC().Format(time.RFC3339), orUnknown(obs.SourceDBStatus), obs.RebootRequestedAt.Add(RebootWait).UTC().Format(time.RFC3339))}
+	case obs.ParameterApplyStatus == "pending-reboot" && obs.SourceDBStatus == "available" && allowReboot:
+		res.RebootSource = true
+		line := "wait logical replication: pending reboot; rebooting the source (spec.database.allowRebootForParameterApply)"
+		if requested {
+			line = fmt.Sprintf("wait logical replication: pending reboot; RDS showed no reboot in the %s since the request at %s: rebooting the source again (spec.database.allowRebootForParameterApply)",
+				RebootWait, obs.RebootRequestedAt.UTC().Format(time.RFC3339))
+		}
+		return check{reason: "RebootingSource", line: line}
 	case obs.ParameterApplyStatus == "pending-reboot" && allowReboot:
 		return check{reason: "RebootRequired", line: fmt.Sprintf("wait logical replication: pending reboot; the source is %s, rebooting it once available", orUnknown(obs.SourceDBStatus))}
 	case obs.ParameterApplyStatus == "pending-reboot":

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -374,6 +375,52 @@ func TestEvaluatePreflight_RebootOnlyWhenPendingRebootAllowedAndSourceAvailable(
 				}
 			}
 		}
+	}
+}
+
+// RDS reads "available" + "pending-reboot" for a while after a reboot
+// request; a standing request is never repeated until RDS shows the reboot
+// (rebooting, or in-sync) or RebootWait passes.
+func TestEvaluatePreflight_OneRebootPerRequest(t *testing.T) {
+	requested := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name        string
+		db, apply   string
+		requestedAt time.Time
+		since       time.Duration // now - requestedAt
+		allow       bool
+		wantReboot  bool
+		wantClear   bool
+		wantReason  string
+		wantLine    string
+	}{
+		{"no request yet: reboot", "available", "pending-reboot", time.Time{}, 0, true, true, false, "RebootingSource", "rebooting the source"},
+		{"RDS still shows available + pending-reboot 15 s after the request: wait", "available", "pending-reboot", requested, 15 * time.Second, true, false, false, "RebootRequested", "does not show it yet"},
+		{"just under the bound: still wait", "available", "pending-reboot", requested, RebootWait - time.Second, true, false, false, "RebootRequested", "no other is requested before 2026-03-01T12:10:00Z"},
+		{"the bound passed with no sign of a reboot: request again", "available", "pending-reboot", requested, RebootWait, true, true, false, "RebootingSource", "RDS showed no reboot in the 10m0s"},
+		{"a record stamped ahead of the clock stands", "available", "pending-reboot", requested, -time.Minute, true, false, false, "RebootRequested", "requested at"},
+		{"RDS shows the source rebooting: the record goes, nothing is requested", "rebooting", "pending-reboot", requested, 30 * time.Second, true, false, true, "RebootingSource", "the source is rebooting"},
+		{"the parameter applied: the record goes and the check passes", "available", "in-sync", requested, 2 * time.Minute, true, false, true, "AllChecksPassed", "applied"},
+		{"after the reboot showed, a pending reboot again may be requested", "available", "pending-reboot", time.Time{}, 0, true, true, false, "RebootingSource", "rebooting the source"},
+		{"a standing request is not repeated once the spec no longer allows it either", "available", "pending-reboot", requested, time.Minute, false, false, false, "RebootRequested", "does not show it yet"},
+		{"a source busy with something else is not rebooted, even past the bound", "modifying", "pending-reboot", requested, time.Hour, true, false, false, "RebootRequired", "rebooting it once available"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			obs := healthyPreflight()
+			obs.SourceDBStatus, obs.ParameterApplyStatus = c.db, c.apply
+			obs.RebootRequestedAt = c.requestedAt
+			base := c.requestedAt
+			if base.IsZero() {
+				base = requested
+			}
+			obs.Now = base.Add(c.since)
+			got := EvaluatePreflight(obs, c.allow)
+			line := strings.Split(got.Message, "\n")[lineLogicalReplication]
+			if got.RebootSource != c.wantReboot || got.ClearRebootRequest != c.wantClear || got.Reason != c.wantReason || !strings.Contains(line, c.wantLine) {
+				t.Errorf("reboot %v, clear %v, reason %s, line %q; want %v, %v, %s, a line with %q",
+					got.RebootSource, got.ClearRebootRequest, got.Reason, line, c.wantReboot, c.wantClear, c.wantReason, c.wantLine)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // TableStats is one table's DMS statistics (DescribeTableStatistics).
@@ -90,4 +91,26 @@ func severity(state string) int {
 		}
 	}
 	return 0 // an unknown state is treated as the worst
+}
+
+// SettledValidationFactor is how many times longer table statistics wait
+// once validation has settled. DescribeTableStatistics reads one task per call
+// and cannot be batched across migrations, so at scale it is most of the
+// operator's DMS calls; a settled migration is read every 30 min (with the
+// 5-min default), one still validating every 5 min.
+const SettledValidationFactor = 6
+
+// ValidationReadInterval is how long after the last read of the table
+// statistics the next one is due, given the reason of the DataValidated
+// condition that read set: settled (every table Validated with nothing
+// failed, pending or suspended, or validation off, which nothing changes)
+// waits SettledValidationFactor times longer. A mismatch that appears after
+// settling is then reported up to that much later; the cutover must read the
+// statistics afresh before it moves traffic, not rely on this condition.
+func ValidationReadInterval(lastReason string, every time.Duration) time.Duration {
+	switch lastReason {
+	case "Validated", "ValidationDisabled":
+		return every * SettledValidationFactor
+	}
+	return every
 }

@@ -3,6 +3,7 @@ package replication
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func table(name, state string) TableStats {
@@ -182,5 +183,26 @@ func TestAggregateValidation_ReasonsAreCamelCase(t *testing.T) {
 	}
 	if v := AggregateValidation(nil, true); !camelCase.MatchString(v.Reason) {
 		t.Errorf("no tables: reason %q is not CamelCase", v.Reason)
+	}
+}
+
+func TestValidationReadInterval_SettledValidationIsReadLessOften(t *testing.T) {
+	every := 5 * time.Minute
+	for reason, want := range map[string]time.Duration{
+		"Validated":          30 * time.Minute,
+		"ValidationDisabled": 30 * time.Minute,
+		"ValidationPending":  every,
+		"MismatchedRecords":  every,
+		"SuspendedRecords":   every,
+		"ValidationError":    every,
+		"NoTableStatistics":  every,
+		"":                   every,
+	} {
+		if got := ValidationReadInterval(reason, every); got != want {
+			t.Errorf("after %q: next read in %s, want %s", reason, got, want)
+		}
+	}
+	if got := ValidationReadInterval("Validated", 0); got != 0 {
+		t.Errorf("an interval of 0 (read every sample) stays 0, got %s", got)
 	}
 }

@@ -165,3 +165,50 @@ func (b *batcher[K, V]) forget(now time.Time) {
 		}
 	}
 }
+
+// peek returns the cached value of key, fresh or not.
+func (b *batcher[K, V]) peek(key K) (V, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.entries[key]
+	return e.value, ok
+}
+
+// refresh fetches keys now, whatever their age (the region poller's read),
+// caches what it read as of now, and returns it. A key invalidated while the
+// fetch ran (a StartTask or StopTask) is neither cached nor returned: its
+// next get reads it afresh. A volatile value is returned but not cached. The
+// fetch ends with the batcher's lifetime, like the others.
+func (b *batcher[K, V]) refresh(ctx context.Context, keys []K, now time.Time, fetch fetchFunc[K, V]) (map[K]V, error) {
+	b.mu.Lock()
+	if b.asked == nil {
+		b.asked, b.entries, b.dirty = map[K]time.Time{}, map[K]entry[V]{}, map[K]uint64{}
+	}
+	epoch := b.epoch
+	b.mu.Unlock()
+	if b.lifetime != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(b.lifetime, cancel)()
+	}
+	values, err := fetch(ctx, keys)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[K]V, len(values))
+	for k, v := range values {
+		if b.dirty[k] > epoch {
+			continue
+		}
+		out[k] = v
+		if b.volatile != nil && b.volatile(v) {
+			delete(b.entries, k)
+			continue
+		}
+		if e, ok := b.entries[k]; ok && e.at.After(now) {
+			continue // a read that started later has stored a newer value
+		}
+		b.entries[k] = entry[V]{value: v, at: now}
+	}
+	return out, err
+}

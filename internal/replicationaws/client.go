@@ -63,9 +63,16 @@ type Client struct {
 	MaxAge time.Duration
 	// Now is the clock of the caches and the metric window; nil means time.Now.
 	Now func() time.Time
+	// PollInterval and TaskPollInterval are the cadences of the region
+	// poller (see WatchTask); 0 means DefaultPollInterval and
+	// DefaultTaskPollInterval.
+	PollInterval, TaskPollInterval time.Duration
 
 	tasks batcher[string, replication.Task]
 	lags  batcher[lagKey, replication.LagSample]
+	poll  poller
+	// lifetime bounds the poller's loop and the batched fetches (StopWith).
+	lifetime context.Context
 }
 
 // New returns a Client over the SDK clients of one region. The calls are
@@ -80,8 +87,11 @@ func New(dmsAPI DMSAPI, cw CloudWatchAPI, rdsAPI RDSAPI, iamAPI IAMAPI) *Client 
 // is done (the manager stopping). A fetch outlives the caller that started it,
 // because other callers wait for it too; without a lifetime it would outlive
 // the manager as well.
+//
+// It is also the lifetime of the region poller: WatchTask starts its loop
+// only when the client has one, and the loop ends with it.
 func (c *Client) StopWith(ctx context.Context) {
-	c.tasks.lifetime, c.lags.lifetime = ctx, ctx
+	c.tasks.lifetime, c.lags.lifetime, c.lifetime = ctx, ctx, ctx
 }
 
 func (c *Client) now() time.Time {

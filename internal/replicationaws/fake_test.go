@@ -287,8 +287,8 @@ func (f *fakeAWS) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDat
 		f.t.Errorf("GetMetricData ScanBy %q", in.ScanBy)
 	}
 	start, end := aws.ToTime(in.StartTime), aws.ToTime(in.EndTime)
-	if got := end.Sub(start); got != 10*time.Minute {
-		f.t.Errorf("GetMetricData window %s, want 10m", got)
+	if got := end.Sub(start); got != 4*time.Minute {
+		f.t.Errorf("GetMetricData window %s, want 4m (four metric periods)", got)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

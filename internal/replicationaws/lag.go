@@ -19,11 +19,14 @@ import (
 const (
 	// metricQueriesPerCall is GetMetricData's limit on queries per request.
 	metricQueriesPerCall = 500
-	// lagWindow is how far back a read looks for the newest datapoint. DMS
-	// publishes about once a minute; ten minutes tolerates a few missed
-	// publications without reading stale lag as current.
-	lagWindow = 10 * time.Minute
-	lagPeriod = 60
+	// lagWindow is how far back a read looks for the newest datapoint: four
+	// metric periods. The lag gate takes a datapoint whose minute ended more
+	// than two periods ago (replication.DefaultLagMaxAge) as stale, so
+	// nothing stamped more than three periods back is current lag; reading
+	// one period further lets the gate say "stale, from 12:03" rather than
+	// "no data" when DMS stops publishing.
+	lagWindow = 4 * replication.LagMetricPeriod
+	lagPeriod = int32(replication.LagMetricPeriod / time.Second)
 )
 
 // The two queries of a task, by id prefix; the rest of the id is the task's
@@ -41,8 +44,20 @@ type lagKey struct {
 
 // Lag reads the newest CDCLatencySource and CDCLatencyTarget datapoints of a
 // task, from a read shared with every task of the region asked for recently.
+//
+// A task the region poller watches (WatchTask) is served from the poller's
+// last read while the poller keeps up, so the reconcile it wakes costs no
+// call.
 func (c *Client) Lag(ctx context.Context, instanceID, taskID string) (replication.LagSample, error) {
-	return c.lags.get(ctx, lagKey{instanceID, taskID}, c.now(), c.maxAge(), c.readLags)
+	key, now, maxAge := lagKey{instanceID, taskID}, c.now(), c.maxAge()
+	if c.polledLag(key, now) {
+		maxAge = max(maxAge, c.pollInterval()*3/2)
+	}
+	s, err := c.lags.get(ctx, key, now, maxAge, c.readLags)
+	if err == nil {
+		c.poll.sawLag(key, s)
+	}
+	return s, err
 }
 
 // readLags reads the latency of every key, two queries each, in as few

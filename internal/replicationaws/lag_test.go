@@ -71,8 +71,8 @@ func TestLagSample(t *testing.T) {
 		},
 		{name: "no datapoint", want: replication.LagSample{}},
 		{
-			name:   "outside the 10 minute window",
-			points: map[string][]point{"t1/CDCLatencySource": {{m(-11), 7}}},
+			name:   "outside the window of four metric periods",
+			points: map[string][]point{"t1/CDCLatencySource": {{m(-5), 7}}},
 			want:   replication.LagSample{},
 		},
 		{
@@ -80,7 +80,7 @@ func TestLagSample(t *testing.T) {
 			page: 1,
 			points: map[string][]point{
 				"t1/CDCLatencySource": {{m(-3), 30}, {m(-2), 20}, {m(-1), 10}},
-				"t1/CDCLatencyTarget": {{m(-4), 4}},
+				"t1/CDCLatencyTarget": {{m(-3), 4}},
 			},
 			want: replication.LagSample{Source: ptr(10), Target: ptr(4), Time: m(-1)},
 		},

@@ -29,42 +29,67 @@ const (
 )
 
 // BenchmarkSteadyReplication simulates an hour of N migrations replicating in
-// one region, on a fake clock, against a fake AWS that counts calls. Each
-// migration samples Task and Lag every minute, its phase spread evenly over
-// the minute, and TableStatistics every five. DMS publishes each task's
-// latency once a minute; at a random moment one datapoint shows a breach, and
-// the benchmark measures how long until that migration's lag gate closes.
+// one region, on a fake clock, against a fake AWS that counts calls, in three
+// ways:
 //
-// It reports calls per migration-hour with the shared, batched client and
-// with one client per migration (what one call per migration per sample
-// costs), and the breach-to-condition time of both.
+//   - polled (what the operator does): one shared client whose region poller
+//     reads every task's latency each PollInterval and the tasks each
+//     TaskPollInterval, and wakes the migrations whose sample changed; each
+//     migration is also requeued every minute (controllers.DefaultTiming),
+//     served from the poller's cache;
+//   - batched: the same shared client without the poller, each migration
+//     sampling Task and Lag every minute, its phase spread evenly over the
+//     minute (the on-demand batched reads, as before the poller);
+//   - unbatched: one client per migration, sampling likewise.
+//
+// Table statistics follow the reconciler's rule in all three: every five
+// minutes, every thirty once validation has settled
+// (replication.ValidationReadInterval).
+//
+// DMS publishes each task's latency once a minute at the task's own moment in
+// the minute, as a datapoint stamped with the start of the minute it
+// describes. At a random minute a datapoint first shows a breach; the
+// benchmark measures from that datapoint's publication (when CloudWatch
+// first serves it) until the migration's lag gate closes. It reports the calls
+// per migration-hour and the breach-to-condition mean and max of each way.
 //
 //	go test -run '^$' -bench SteadyReplication -benchtime 1x ./internal/replicationaws/
 func BenchmarkSteadyReplication(b *testing.B) {
 	for _, n := range []int{1, 10, 100, 500} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			var batched, unbatched simResult
+			var polled, batched, unbatched simResult
 			for b.Loop() {
-				batched = simulate(b, n, true)
-				unbatched = simulate(b, n, false)
+				polled = simulate(b, n, modePolled)
+				batched = simulate(b, n, modeBatched)
+				unbatched = simulate(b, n, modeUnbatched)
 			}
-			b.ReportMetric(batched.perMigrationHour(), "calls/migration-hour")
+			b.ReportMetric(polled.perMigrationHour(), "calls/migration-hour")
+			b.ReportMetric(polled.breachMean(), "s-breach-to-condition")
+			b.ReportMetric(polled.breachMax(), "s-breach-to-condition-max")
+			b.ReportMetric(batched.perMigrationHour(), "batched-calls/migration-hour")
 			b.ReportMetric(unbatched.perMigrationHour(), "unbatched-calls/migration-hour")
-			b.ReportMetric(batched.breachMean(), "s-breach-to-condition")
-			b.ReportMetric(batched.breachMax(), "s-breach-to-condition-max")
-			b.Logf("\n%-10s %8s %s\n%-10s %8.1f %s\n%-10s %8.1f %s",
-				"N="+fmt.Sprint(n), "calls/mh", "breach→condition mean/max, calls by operation",
+			b.Logf("\n%-10s %8s %s\n%-10s %8.1f %s\n%-10s %8.1f %s\n%-10s %8.1f %s",
+				"N="+fmt.Sprint(n), "calls/mh", "publication→condition mean/max, calls by operation",
+				"polled", polled.perMigrationHour(), polled.describe(),
 				"batched", batched.perMigrationHour(), batched.describe(),
 				"unbatched", unbatched.perMigrationHour(), unbatched.describe())
 		})
 	}
 }
 
+type simMode int
+
+const (
+	modePolled simMode = iota
+	modeBatched
+	modeUnbatched
+)
+
 type simResult struct {
 	n      int
 	warmup int // calls in the first minute
 	calls  map[string]int
-	breach []time.Duration // per migration, breach to the gate closing
+	breach []time.Duration // per migration, publication of the breach to the gate closing
 }
 
 func (r simResult) total() int {
@@ -95,23 +120,37 @@ func (r simResult) describe() string {
 		ops = append(ops, fmt.Sprintf("%s %.2f", op, float64(c)/(float64(r.n)*simulated.Hours())))
 	}
 	slices.Sort(ops)
-	return fmt.Sprintf("%.0fs/%.0fs, %s; start-up minute %.1f calls/migration",
+	return fmt.Sprintf("%.1fs/%.1fs, %s; start-up minute %.1f calls/migration",
 		r.breachMean(), r.breachMax(), strings.Join(ops, ", "), float64(r.warmup)/float64(r.n))
 }
 
 // migration is one simulated reconciler's view of its migration.
 type migration struct {
 	arn, taskID string
-	// phase is when in each minute it samples; publish is when in each
+	// phase is when in each minute it is requeued; publish is when in each
 	// minute DMS publishes its latency.
 	phase, publish time.Duration
-	breach         time.Time
-	state          replication.LagState
-	within         bool
-	flipped        time.Time
+	// breachMinute is the first minute whose datapoint shows the breach;
+	// breach is that datapoint's publication.
+	breachMinute int
+	breach       time.Time
+	state        replication.LagState
+	within       bool
+	flipped      time.Time
+	// validatedAt and validation are the last table statistics read and the
+	// DataValidated reason it gave.
+	validatedAt time.Time
+	validation  string
 }
 
-func simulate(b *testing.B, n int, batched bool) simResult {
+// event is a moment of the simulation: a poller tick (m nil) or the requeue
+// of a migration.
+type event struct {
+	at time.Time
+	m  *migration
+}
+
+func simulate(b *testing.B, n int, mode simMode) simResult {
 	rng := rand.New(rand.NewPCG(uint64(n), 2026))
 	clk := &clock{now: t0}
 	f := newFake(b)
@@ -125,8 +164,9 @@ func simulate(b *testing.B, n int, batched bool) simResult {
 			phase:   time.Duration(i) * sampleEvery / time.Duration(n),
 			publish: time.Duration(rng.Int64N(int64(sampleEvery))),
 			// Late enough for the gate to have opened, early enough to be seen.
-			breach: t0.Add(16*time.Minute + time.Duration(rng.Int64N(int64(40*time.Minute)))),
+			breachMinute: 16 + rng.IntN(40),
 		}
+		m.breach = t0.Add(time.Duration(m.breachMinute)*sampleEvery + m.publish)
 		migrations[i], byTask[m.taskID] = m, m
 		f.tasks[m.arn] = dmstypes.ReplicationTask{ReplicationTaskArn: aws.String(m.arn), Status: aws.String("running")}
 		for _, table := range []string{"payments", "transactions", "refunds", "payment_methods"} {
@@ -143,43 +183,88 @@ func simulate(b *testing.B, n int, batched bool) simResult {
 	clients := make([]*replicationaws.Client, n)
 	for i := range clients {
 		clients[i] = shared
-		if !batched {
+		if mode == modeUnbatched {
 			clients[i] = f.client()
 			clients[i].Now = clk.Now
 		}
 	}
 
-	ctx := context.Background()
-	// The first minute, in which each task is read for the first time, is the
-	// manager starting up, not steady replication: it is counted apart.
+	// The requeues of every migration, and the poller's ticks on the
+	// multiples of its interval.
+	var events []event
 	samples := 1 + int(simulated/sampleEvery)
-	perValidation := int(validationEvery / sampleEvery)
-	warmup := 0
 	for k := range samples {
-		if k == 1 {
-			warmup = f.total()
-			f.reset()
+		for _, m := range migrations {
+			events = append(events, event{at: t0.Add(time.Duration(k)*sampleEvery + m.phase), m: m})
 		}
-		for i, m := range migrations {
-			clk.Set(t0.Add(time.Duration(k)*sampleEvery + m.phase))
-			c := clients[i]
-			if _, err := c.Task(ctx, m.arn); err != nil {
-				b.Fatal(err)
-			}
-			sample, err := c.Lag(ctx, "ri-"+m.taskID, m.taskID)
+	}
+	if mode == modePolled {
+		for at := t0; at.Before(t0.Add(simulated + sampleEvery)); at = at.Add(replicationaws.DefaultPollInterval) {
+			events = append(events, event{at: at})
+		}
+	}
+	slices.SortStableFunc(events, func(a, b event) int { return a.at.Compare(b.at) })
+
+	ctx := context.Background()
+	var woken []*migration
+	reconcile := func(i int, m *migration) {
+		c := clients[i]
+		if _, err := c.Task(ctx, m.arn); err != nil {
+			b.Fatal(err)
+		}
+		sample, err := c.Lag(ctx, "ri-"+m.taskID, m.taskID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		now := clk.Now()
+		v := replication.EvaluateLagAt(m.state, sample, replication.LagGate{ThresholdSeconds: lagThreshold, Required: lagRequired}, now)
+		m.state = v.State
+		if m.within && !v.Within && m.flipped.IsZero() && !now.Before(m.breach) {
+			m.flipped = now
+		}
+		m.within = v.Within
+		if m.validatedAt.IsZero() || now.Sub(m.validatedAt) >= replication.ValidationReadInterval(m.validation, validationEvery) {
+			stats, err := c.TableStatistics(ctx, m.arn)
 			if err != nil {
 				b.Fatal(err)
 			}
-			v := replication.EvaluateLag(m.state, sample, lagThreshold, lagRequired)
-			m.state = v.State
-			if m.within && !v.Within && m.flipped.IsZero() && !clk.Now().Before(m.breach) {
-				m.flipped = clk.Now()
-			}
-			m.within = v.Within
-			if (k+i)%perValidation == 0 {
-				if _, err := c.TableStatistics(ctx, m.arn); err != nil {
-					b.Fatal(err)
-				}
+			m.validatedAt, m.validation = now, replication.AggregateValidation(stats, true).Reason
+		}
+		if mode == modePolled {
+			c.WatchTask(m.arn, "ri-"+m.taskID, m.taskID, func() { woken = append(woken, m) })
+		}
+	}
+	index := make(map[*migration]int, n)
+	for i, m := range migrations {
+		index[m] = i
+	}
+	// The first minute, in which each task is read for the first time, is the
+	// manager starting up, not steady replication: it is counted apart.
+	warmup, counting := 0, false
+	for _, e := range events {
+		if e.at.After(t0.Add(simulated + sampleEvery)) {
+			break
+		}
+		if !counting && !e.at.Before(t0.Add(sampleEvery)) {
+			warmup, counting = f.total(), true
+			f.reset()
+		}
+		clk.Set(e.at)
+		if e.m != nil {
+			reconcile(index[e.m], e.m)
+			continue
+		}
+		woken = woken[:0]
+		if err := shared.Poll(ctx); err != nil {
+			b.Fatal(err)
+		}
+		// The reconciles woken run at once (the workers are idle between
+		// samples), on the poller's cache; each is woken once per change.
+		seen := map[*migration]bool{}
+		for _, m := range slices.Clone(woken) {
+			if !seen[m] {
+				seen[m] = true
+				reconcile(index[m], m)
 			}
 		}
 	}
@@ -192,32 +277,27 @@ func simulate(b *testing.B, n int, batched bool) simResult {
 	f.mu.Unlock()
 	for _, m := range migrations {
 		if m.flipped.IsZero() {
-			b.Fatalf("task %s: the lag gate never closed after the breach at %s", m.taskID, m.breach.Sub(t0))
+			b.Fatalf("task %s (mode %d): the lag gate never closed after the breach published at %s (state %+v, within %v)", m.taskID, mode, m.breach.Sub(t0), m.state, m.within)
 		}
 		res.breach = append(res.breach, m.flipped.Sub(m.breach))
 	}
 	return res
 }
 
-// publishedLag is what CloudWatch holds for a task at now: a datapoint a
-// minute at the task's publishing phase, plus the one that first shows the
-// breach, newest first.
+// publishedLag is what CloudWatch serves for a task at now: one datapoint a
+// minute, stamped with the start of its minute and served from the task's
+// publishing moment in it, newest first; from the breach minute on they show
+// the breach.
 func publishedLag(m *migration, start, end, now time.Time) ([]time.Time, []float64) {
-	var times []time.Time
-	first := t0.Add(m.publish)
-	for at := first.Add(start.Sub(first).Truncate(sampleEvery)); at.Before(end); at = at.Add(sampleEvery) {
-		times = append(times, at)
-	}
-	times = append(times, m.breach)
-	slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
 	var kept []time.Time
 	var values []float64
-	for _, at := range times {
-		if at.Before(start) || !at.Before(end) || at.After(now) {
+	for k := int(simulated/sampleEvery) + 2; k >= 0; k-- {
+		at := t0.Add(time.Duration(k) * sampleEvery)
+		if at.Before(start) || !at.Before(end) || at.Add(m.publish).After(now) {
 			continue
 		}
 		v := normalLag
-		if !at.Before(m.breach) {
+		if k >= m.breachMinute {
 			v = breachLag
 		}
 		kept, values = append(kept, at), append(values, v)

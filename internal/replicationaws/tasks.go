@@ -25,11 +25,19 @@ const tableStatsPage = 500
 // Task describes the replication task with this ARN, from a read shared with
 // every task of the region asked for recently; Status "" when DMS has no such
 // task.
+//
+// A task the region poller watches (WatchTask) is served from the poller's
+// last read, up to a task poll interval old, while the poller keeps up.
 func (c *Client) Task(ctx context.Context, arn string) (replication.Task, error) {
-	t, err := c.tasks.get(ctx, arn, c.now(), c.maxAge(), c.describeTasks)
+	now, maxAge := c.now(), c.maxAge()
+	if c.polled(arn, now) {
+		maxAge = max(maxAge, c.taskPollInterval()+c.pollInterval())
+	}
+	t, err := c.tasks.get(ctx, arn, now, maxAge, c.describeTasks)
 	if err != nil {
 		return replication.Task{}, err
 	}
+	c.poll.sawTask(arn, t)
 	t.ARN = arn
 	return t, nil
 }

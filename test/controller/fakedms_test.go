@@ -20,6 +20,14 @@ type fakeDMS struct {
 	tested    map[string]int // endpoint ARN -> connection tests started
 	reboots   int
 	clock     time.Time
+	// rebootLag is how many Preflight reads after a reboot still show the
+	// source "available" with "pending-reboot", as RDS does for a while after
+	// RebootDBInstance returns; one read then shows it "rebooting", and the
+	// next ones "available" and "in-sync". 0: in-sync at once.
+	rebootLag  int
+	rebootShow []string // DB statuses still to show, then in-sync
+	// rebootErr fails RebootDB (after counting it): a call that timed out.
+	rebootErr error
 }
 
 type fakeTask struct {
@@ -28,7 +36,10 @@ type fakeTask struct {
 	percent                     int32
 	starts, resumes, stops      int
 	lag                         []float64 // remaining scripted samples (target side); the last one repeats
-	tables                      []replication.TableStats
+	// sampleAge, when set, serves the lag stamped this long ago: DMS has
+	// stopped publishing.
+	sampleAge time.Duration
+	tables    []replication.TableStats
 }
 
 func newFakeDMS() *fakeDMS {
@@ -134,14 +145,28 @@ func (f *fakeDMS) Lag(_ context.Context, _, taskID string) (replication.LagSampl
 	if len(t.lag) > 1 {
 		t.lag = t.lag[1:]
 	}
-	f.clock = f.clock.Add(time.Minute)
 	src := v / 2
+	if t.sampleAge > 0 {
+		return replication.LagSample{Source: &src, Target: &v, Time: time.Now().Add(-t.sampleAge).Truncate(time.Second)}, nil
+	}
+	// Each read is a new datapoint, stamped on whole seconds (status keeps
+	// seconds) and never older than now: the gate judges its age.
+	f.clock = f.clock.Add(time.Second)
+	if now := time.Now().Truncate(time.Second); now.After(f.clock) {
+		f.clock = now
+	}
 	return replication.LagSample{Source: &src, Target: &v, Time: f.clock}, nil
 }
 
 func (f *fakeDMS) Preflight(_ context.Context, in replication.PreflightTargets) (replication.PreflightObservation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(f.rebootShow) > 0 {
+		f.preflight.SourceDBStatus, f.rebootShow = f.rebootShow[0], f.rebootShow[1:]
+		if len(f.rebootShow) == 0 {
+			f.preflight.SourceDBStatus, f.preflight.ParameterApplyStatus = "available", "in-sync"
+		}
+	}
 	obs := f.preflight
 	obs.ParameterGroup = in.ParameterGroup
 	obs.Roles = nil
@@ -170,8 +195,26 @@ func (f *fakeDMS) RebootDB(context.Context, string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reboots++
-	f.preflight.ParameterApplyStatus = "in-sync"
+	if f.rebootErr != nil {
+		return f.rebootErr
+	}
+	if f.rebootLag == 0 {
+		f.preflight.ParameterApplyStatus = "in-sync"
+		return nil
+	}
+	f.rebootShow = nil
+	for range f.rebootLag {
+		f.rebootShow = append(f.rebootShow, "available")
+	}
+	f.rebootShow = append(f.rebootShow, "rebooting", "available")
 	return nil
+}
+
+// scriptReboot sets how RDS answers the next reboots.
+func (f *fakeDMS) scriptReboot(lag int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rebootLag, f.rebootErr = lag, err
 }
 
 func (f *fakeDMS) rebootCount() int {
