@@ -25,6 +25,7 @@ func AWSFromFactory(f *awsclients.Factory) AWSFactory {
 			return AWSClients{}, err
 		}
 		// One DMS client: the replication step and the deletion path share it.
-		return AWSClients{Stacks: set.Stacks, Tasks: set.Replication, Buckets: set.Buckets, Replication: set.Replication, SQL: set.SQL}, nil
+		return AWSClients{Stacks: set.Stacks, Tasks: set.Replication, Buckets: set.Buckets, Replication: set.Replication, SQL: set.SQL,
+			PrefixLists: set.PrefixLists}, nil
 	}
 }

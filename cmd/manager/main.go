@@ -15,13 +15,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/awsclients"
 	"github.com/tapstack/payment-migration-operator/internal/awsmetrics"
+	"github.com/tapstack/payment-migration-operator/internal/metricsserving"
 )
 
 func main() {
@@ -33,7 +33,7 @@ func main() {
 
 func run() error {
 	var (
-		metricsAddr      string
+		metricsOpts      metricsserving.Options
 		probeAddr        string
 		leaderElect      bool
 		defaultRegion    string
@@ -45,7 +45,7 @@ func run() error {
 		callTimeout      time.Duration
 		timing           = controllers.DefaultTiming
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	metricsOpts.BindFlags(flag.CommandLine)
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the manager reconciles at a time.")
 	flag.StringVar(&defaultRegion, "default-region", envOr("AWS_REGION", "us-east-1"), "AWS region of migrations whose spec names none.")
@@ -74,15 +74,26 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(paymentsv1alpha1.AddToScheme(scheme))
 
+	// HTTPS, and a scrape is served only to a client the API server
+	// authenticates and authorizes (the metrics-reader ClusterRole).
+	metricsServer, metricsCerts, err := metricsOpts.Server()
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                metricsServer,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "payment-migration-operator.payments.tapstack.io",
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
+	}
+	if metricsCerts != nil {
+		if err := mgr.Add(metricsCerts); err != nil {
+			return fmt.Errorf("adding the metrics certificate watcher: %w", err)
+		}
 	}
 	apiMetrics := awsmetrics.New(metrics.Registry)
 	// One context for the manager and the AWS clients: a signal stops both.
@@ -117,7 +128,8 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding ready check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "defaultRegion", defaultRegion, "leaderElection", leaderElect)
+	ctrl.Log.WithName("setup").Info("starting manager", "defaultRegion", defaultRegion, "leaderElection", leaderElect,
+		"metricsBindAddress", metricsOpts.BindAddress, "metricsSecure", metricsOpts.Secure)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

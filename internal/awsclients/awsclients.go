@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,6 +20,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/buckets"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/prefixlists"
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 )
@@ -34,6 +36,9 @@ type Set struct {
 	// SQL runs the operator's SQL on the migration's databases, with the
 	// credentials from their secrets in this region.
 	SQL *sqlrunner.Direct
+	// PrefixLists finds the region's AWS-managed prefix lists (EC2), whose
+	// ids are template parameters; an id found is remembered.
+	PrefixLists *prefixlists.Resolver
 }
 
 // Factory hands out one Set per region.
@@ -80,7 +85,8 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 			cloudwatch.NewFromConfig(cfg, awscfg.CloudWatchJSON),
 			rds.NewFromConfig(cfg),
 			iam.NewFromConfig(cfg)),
-		SQL: &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
+		SQL:         &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
+		PrefixLists: &prefixlists.Resolver{API: ec2.NewFromConfig(cfg), Region: region},
 	}
 	if f.Lifetime != nil {
 		set.Replication.StopWith(f.Lifetime)

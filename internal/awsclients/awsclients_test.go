@@ -121,6 +121,10 @@ func TestEveryClientIsBoundedByTheCallTimeout(t *testing.T) {
 			_, err := set.Replication.Preflight(ctx, replication.PreflightTargets{RoleNames: []string{"role"}})
 			return err
 		},
+		"EC2 DescribeManagedPrefixLists": func(ctx context.Context) error {
+			_, err := set.PrefixLists.Route53HealthChecks(ctx)
+			return err
+		},
 		"Secrets Manager GetSecretValue": func(ctx context.Context) error {
 			_, err := set.SQL.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("secret")})
 			return err

@@ -40,6 +40,7 @@ type BucketStager struct {
 
 	mu     sync.Mutex
 	bucket string // set once the bucket is known to exist
+	owner  string // the account id: ExpectedBucketOwner of every call on the bucket
 }
 
 // StagingBucketName is the bucket of an account and region (44 characters at most).
@@ -50,50 +51,62 @@ func StagingBucketName(accountID, region string) string {
 // Stage uploads body under a key named by the stack and the template hash, and
 // returns the URL CloudFormation reads it from.
 func (s *BucketStager) Stage(ctx context.Context, stackName, hash string, body []byte) (string, error) {
-	bucket, err := s.ensureBucket(ctx)
+	bucket, owner, err := s.ensureBucket(ctx)
 	if err != nil {
 		return "", err
 	}
 	key := fmt.Sprintf("templates/%s/%s.json", stackName, strings.TrimPrefix(hash, "sha256:"))
 	if _, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:      aws.String(bucket),
-		Key:         aws.String(key),
-		Body:        bytes.NewReader(body),
-		ContentType: aws.String("application/json"),
+		Bucket:              aws.String(bucket),
+		Key:                 aws.String(key),
+		Body:                bytes.NewReader(body),
+		ContentType:         aws.String("application/json"),
+		ExpectedBucketOwner: aws.String(owner),
 	}); err != nil {
 		return "", fmt.Errorf("uploading template to s3://%s/%s: %w", bucket, key, err)
 	}
 	return fmt.Sprintf("https://%s.s3.%s.amazonaws.com/%s", bucket, s.Region, key), nil
 }
 
-func (s *BucketStager) ensureBucket(ctx context.Context) (string, error) {
+// ensureBucket returns the bucket and its owner, the caller's account. The
+// bucket's name is predictable, so another account could own a bucket of
+// that name: every call on it but CreateBucket (which has no such field and
+// fails on a bucket of another account) carries ExpectedBucketOwner, and S3
+// refuses it with 403 when the bucket belongs to someone else; no template is
+// ever written to, nor a setting made on, a bucket this account does not own.
+func (s *BucketStager) ensureBucket(ctx context.Context) (bucket, owner string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bucket != "" {
-		return s.bucket, nil
+		return s.bucket, s.owner, nil
 	}
 	id, err := s.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", fmt.Errorf("reading the account id for the staging bucket: %w", err)
+		return "", "", fmt.Errorf("reading the account id for the staging bucket: %w", err)
 	}
-	bucket := StagingBucketName(aws.ToString(id.Account), s.Region)
+	owner = aws.ToString(id.Account)
+	if owner == "" {
+		return "", "", errors.New("reading the account id for the staging bucket: STS returned no account")
+	}
+	bucket = StagingBucketName(owner, s.Region)
 
-	_, err = s.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	_, err = s.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket), ExpectedBucketOwner: aws.String(owner)})
 	var notFound *s3types.NotFound
 	if err != nil && !errors.As(err, &notFound) {
-		return "", fmt.Errorf("checking staging bucket %s: %w", bucket, err)
+		return "", "", fmt.Errorf("checking staging bucket %s: %w", bucket, err)
 	}
 	// An existing bucket is set up again too (the calls are idempotent): a
 	// set-up interrupted after the bucket was created must not stay half done.
-	if err := s.createBucket(ctx, bucket, err != nil); err != nil {
-		return "", err
+	if err := s.createBucket(ctx, bucket, owner, err != nil); err != nil {
+		return "", "", err
 	}
-	s.bucket = bucket
-	return bucket, nil
+	s.bucket, s.owner = bucket, owner
+	return bucket, owner, nil
 }
 
-// createBucket creates the bucket when create is set, then sets it up.
-func (s *BucketStager) createBucket(ctx context.Context, bucket string, create bool) error {
+// createBucket creates the bucket when create is set, then sets it up; every
+// set-up call expects the bucket to belong to owner.
+func (s *BucketStager) createBucket(ctx context.Context, bucket, owner string, create bool) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
 	if s.Region != "us-east-1" { // us-east-1 rejects its own name as a constraint
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(s.Region)}
@@ -104,19 +117,19 @@ func (s *BucketStager) createBucket(ctx context.Context, bucket string, create b
 	}{
 		{"creating", func(c context.Context) error { _, err := s.S3.CreateBucket(c, in); return ignoreOwned(err) }},
 		{"enabling versioning of", func(c context.Context) error {
-			_, err := s.S3.PutBucketVersioning(c, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+			_, err := s.S3.PutBucketVersioning(c, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket), ExpectedBucketOwner: aws.String(owner),
 				VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
 			return err
 		}},
 		{"encrypting", func(c context.Context) error {
-			_, err := s.S3.PutBucketEncryption(c, &s3.PutBucketEncryptionInput{Bucket: aws.String(bucket),
+			_, err := s.S3.PutBucketEncryption(c, &s3.PutBucketEncryptionInput{Bucket: aws.String(bucket), ExpectedBucketOwner: aws.String(owner),
 				ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
 					ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
 				}}}})
 			return err
 		}},
 		{"blocking public access to", func(c context.Context) error {
-			_, err := s.S3.PutPublicAccessBlock(c, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket),
+			_, err := s.S3.PutPublicAccessBlock(c, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket), ExpectedBucketOwner: aws.String(owner),
 				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
 					BlockPublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true),
 					IgnorePublicAcls: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 )
 
@@ -163,4 +164,57 @@ func TestStagingBucketNameFitsS3Limits(t *testing.T) {
 			t.Errorf("bucket name %q is not a valid S3 bucket name", name)
 		}
 	}
+}
+
+// The staging bucket's name is predictable: every call on it that S3 lets
+// name an owner expects the caller's own account, so a bucket of that name
+// owned by another account is refused (403) rather than written to.
+func TestEveryCallOnTheStagingBucketExpectsTheCallersAccount(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		stager, s3f, _ := newStager(t, "eu-west-1")
+		if !existing {
+			s3f.headErr = notFound()
+		}
+		if _, err := stager.Stage(context.Background(), stackName, testHash, []byte("{}")); err != nil {
+			t.Fatalf("Stage (existing bucket %v): %v", existing, err)
+		}
+		owners := map[string]*string{
+			"HeadBucket":           s3f.head.ExpectedBucketOwner,
+			"PutBucketVersioning":  s3f.versioning.ExpectedBucketOwner,
+			"PutBucketEncryption":  s3f.encryption.ExpectedBucketOwner,
+			"PutPublicAccessBlock": s3f.publicAccess.ExpectedBucketOwner,
+			"PutObject":            s3f.put.ExpectedBucketOwner,
+		}
+		for op, owner := range owners {
+			if aws.ToString(owner) != testAccount {
+				t.Errorf("existing bucket %v: %s ExpectedBucketOwner = %q, want the caller's account %s", existing, op, aws.ToString(owner), testAccount)
+			}
+		}
+		// A later upload reuses the bucket and still names its owner.
+		s3f.put = nil
+		if _, err := stager.Stage(context.Background(), "other-stack", testHash, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(s3f.put.ExpectedBucketOwner) != testAccount {
+			t.Errorf("second PutObject ExpectedBucketOwner = %q, want %s", aws.ToString(s3f.put.ExpectedBucketOwner), testAccount)
+		}
+	}
+}
+
+// Without an account id there is no owner to expect: nothing is called on S3.
+func TestStageRefusesAnEmptyAccountID(t *testing.T) {
+	c := &calls{t: t}
+	s3f := &fakeS3{calls: c, errs: map[string]error{}}
+	stager := &BucketStager{S3: s3f, STS: emptySTS{c}, Region: "eu-west-1"}
+	if _, err := stager.Stage(context.Background(), stackName, testHash, []byte("{}")); err == nil || !strings.Contains(err.Error(), "no account") {
+		t.Errorf("error = %v, want one saying STS returned no account", err)
+	}
+	wantCalls(t, c.list(), "GetCallerIdentity")
+}
+
+type emptySTS struct{ *calls }
+
+func (f emptySTS) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdentityInput, _ ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
+	f.record(ctx, "GetCallerIdentity")
+	return &sts.GetCallerIdentityOutput{}, nil
 }

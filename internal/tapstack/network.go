@@ -3,6 +3,7 @@ package tapstack
 import (
 	"fmt"
 
+	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/ec2"
 	"github.com/awslabs/goformation/v7/cloudformation/tags"
 
@@ -154,12 +155,23 @@ func (b *builder) subnetIDs(id func(int) string) []string {
 // removes EC2's default allow-all egress only from a group with inline egress
 // rules, so every group states some inline egress (noEgress where the separate
 // rules are all it may send).
+//
+// The ALB admits the service port from two sources only: the Route 53 health
+// checkers, through the AWS-managed prefix list of the region (its id differs
+// per region and account partition, so the operator looks it up and passes it
+// as the ParamRoute53HealthCheckPrefixList parameter: the template stays a pure
+// function of the spec), and the VPC itself.
 func (b *builder) securityGroups() {
 	port := int(b.spec.Service.Port)
+	b.route53HealthCheckParameter()
 	b.add(idAlbSecurityGroup, b.securityGroup("alb",
-		"Payment service ALB: service port from the internet (clients and Route 53 health checkers)",
-		[]ec2.SecurityGroup_Ingress{{IpProtocol: "tcp", FromPort: ptr(port), ToPort: ptr(port), CidrIp: ptr("0.0.0.0/0"),
-			Description: ptr("Clients and Route 53 health checkers")}},
+		"Payment service ALB: service port from the Route 53 health checkers and the VPC only",
+		[]ec2.SecurityGroup_Ingress{
+			{IpProtocol: "tcp", FromPort: ptr(port), ToPort: ptr(port), SourcePrefixListId: ptr(ref(ParamRoute53HealthCheckPrefixList)),
+				Description: ptr("Route 53 health checkers (AWS-managed prefix list)")},
+			{IpProtocol: "tcp", FromPort: ptr(port), ToPort: ptr(port), CidrIp: ptr(getAtt(idVPC, "CidrBlock")),
+				Description: ptr("Clients inside the VPC")},
+		},
 		noEgress()))
 	b.add(idEcsSecurityGroup, b.securityGroup("ecs",
 		"Payment service tasks: service port from the ALB only",
@@ -179,6 +191,30 @@ func (b *builder) securityGroups() {
 	b.allowBetween(idAlbSecurityGroup, idEcsSecurityGroup, port, "AlbToEcs", "ALB to payment service tasks")
 	b.allowBetween(idEcsSecurityGroup, idDBSecurityGroup, postgresPort, "EcsToDatabase", "Payment service to PostgreSQL")
 	b.allowBetween(idDmsSecurityGroup, idDBSecurityGroup, postgresPort, "DmsToDatabase", "DMS to PostgreSQL")
+}
+
+// ParamRoute53HealthCheckPrefixList is the template parameter holding the id of
+// the AWS-managed prefix list com.amazonaws.<region>.route53-healthchecks
+// (Route53HealthChecksPrefixList). It has no default: a stack created without
+// it fails at once, whereas a placeholder would deploy an ALB nobody can reach.
+const ParamRoute53HealthCheckPrefixList = "Route53HealthCheckPrefixListId"
+
+// Route53HealthChecksPrefixList is the name of the AWS-managed prefix list of
+// the Route 53 health checkers' addresses in region.
+func Route53HealthChecksPrefixList(region string) string {
+	return "com.amazonaws." + region + ".route53-healthchecks"
+}
+
+func (b *builder) route53HealthCheckParameter() {
+	name := Route53HealthChecksPrefixList(b.region)
+	b.t.Parameters[ParamRoute53HealthCheckPrefixList] = cloudformation.Parameter{
+		Type: "String",
+		Description: ptr(fmt.Sprintf("Id of the AWS-managed prefix list %s, the only internet source the ALB admits. "+
+			"The operator looks it up; to deploy this template by hand, pass the id that "+
+			"'aws ec2 describe-managed-prefix-lists --region %s --filters Name=prefix-list-name,Values=%s' prints.", name, b.region, name)),
+		AllowedPattern:        ptr("^pl-[0-9a-f]+$"),
+		ConstraintDescription: ptr("a prefix list id, pl- followed by hexadecimal digits"),
+	}
 }
 
 // noEgress is an egress rule that matches nothing (ICMP type 252 code 86 to the

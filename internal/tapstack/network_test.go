@@ -1,6 +1,7 @@
 package tapstack
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
@@ -85,13 +86,23 @@ func TestPublicSubnetsRouteToTheInternetGatewayAfterAttachment(t *testing.T) {
 	}
 }
 
-// Least privilege: the only ingress paths are internet->ALB on the service port,
-// ALB->ECS on the service port, ECS and DMS -> RDS on 5432.
+// Least privilege: the only ingress paths are Route 53 health checkers and the
+// VPC -> ALB on the service port, ALB->ECS on the service port, ECS and DMS ->
+// RDS on 5432.
 func TestSecurityGroupIngressIsLeastPrivilege(t *testing.T) {
 	d := sampleDoc(t)
 	albIngress := at(d.props(t, idAlbSecurityGroup), "SecurityGroupIngress").([]any)
-	if len(albIngress) != 1 || at(albIngress[0], "CidrIp") != "0.0.0.0/0" || js(at(albIngress[0], "FromPort")) != "80" {
-		t.Errorf("ALB ingress = %s, want only port 80 from anywhere", js(albIngress))
+	wantALB := []any{
+		map[string]any{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "SourcePrefixListId": refTo(ParamRoute53HealthCheckPrefixList),
+			"Description": "Route 53 health checkers (AWS-managed prefix list)"},
+		map[string]any{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": getAttOf(idVPC, "CidrBlock"),
+			"Description": "Clients inside the VPC"},
+	}
+	if js(albIngress) != js(wantALB) {
+		t.Errorf("ALB ingress = %s, want port 80 from the Route 53 health checkers' prefix list and the VPC only: %s", js(albIngress), js(wantALB))
+	}
+	if strings.Contains(js(d.props(t, idAlbSecurityGroup)), "0.0.0.0/0") {
+		t.Errorf("ALB security group still admits the internet: %s", js(d.props(t, idAlbSecurityGroup)))
 	}
 	for _, id := range []string{idEcsSecurityGroup, idDBSecurityGroup, idDmsSecurityGroup} {
 		if in := d.props(t, id)["SecurityGroupIngress"]; in != nil {
@@ -151,5 +162,32 @@ func TestEveryGroupReplacesTheDefaultAllowAllEgress(t *testing.T) {
 				t.Errorf("%s egress %s reaches the internet", id, js(e))
 			}
 		}
+	}
+}
+
+// The prefix list id is a parameter without a default (the operator looks it up
+// per region), constrained to the shape of a prefix list id.
+func TestRoute53HealthCheckPrefixListIsARequiredParameter(t *testing.T) {
+	for _, region := range []string{sampleRegion, "eu-west-1"} {
+		spec := sampleSpec(t)
+		d := rendered(t, synth(t, spec, region))
+		p, ok := at(map[string]any(d), "Parameters", ParamRoute53HealthCheckPrefixList).(map[string]any)
+		if !ok {
+			t.Fatalf("%s: no parameter %s in %s", region, ParamRoute53HealthCheckPrefixList, js(d["Parameters"]))
+		}
+		mustEqual(t, "Type", p["Type"], "String")
+		mustEqual(t, "AllowedPattern", p["AllowedPattern"], "^pl-[0-9a-f]+$")
+		if _, has := p["Default"]; has {
+			t.Errorf("%s: parameter has a default %v; a stack without the looked-up id must fail", region, p["Default"])
+		}
+		if desc, _ := p["Description"].(string); !strings.Contains(desc, Route53HealthChecksPrefixList(region)) {
+			t.Errorf("%s: description %q does not name the prefix list", region, desc)
+		}
+		if n := len(d["Parameters"].(map[string]any)); n != 1 {
+			t.Errorf("%s: %d parameters, want 1", region, n)
+		}
+	}
+	if got := Route53HealthChecksPrefixList("eu-central-1"); got != "com.amazonaws.eu-central-1.route53-healthchecks" {
+		t.Errorf("prefix list name = %q", got)
 	}
 }

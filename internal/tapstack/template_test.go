@@ -30,9 +30,16 @@ func TestEveryRefGetAttSubAndDependsOnTargetExists(t *testing.T) {
 				_, ok := resources[target]
 				return ok
 			}
+			params, _ := d["Parameters"].(map[string]any)
 			check := func(where, target string) {
 				if !exists(target) {
 					t.Errorf("%s refers to missing resource %q", where, target)
+				}
+			}
+			// A Ref may name a template parameter too; GetAtt and DependsOn may not.
+			checkRef := func(where, target string) {
+				if _, ok := params[target]; !ok {
+					check(where, target)
 				}
 			}
 			walk(map[string]any(d), "", func(path string, v any) {
@@ -41,7 +48,7 @@ func TestEveryRefGetAttSubAndDependsOnTargetExists(t *testing.T) {
 					return
 				}
 				if target, ok := m["Ref"].(string); ok {
-					check(path, target)
+					checkRef(path, target)
 				}
 				if ga, ok := m["Fn::GetAtt"].([]any); ok {
 					check(path, ga[0].(string))
@@ -50,7 +57,7 @@ func TestEveryRefGetAttSubAndDependsOnTargetExists(t *testing.T) {
 					format, vars := subParts(s)
 					for _, r := range subRefs(format) {
 						if _, isVar := vars[r]; !isVar {
-							check(path, strings.SplitN(r, ".", 2)[0])
+							checkRef(path, strings.SplitN(r, ".", 2)[0])
 						}
 					}
 				}

@@ -35,6 +35,13 @@ func TestInstallManifestsAreAccepted(t *testing.T) {
 		"clusterrole.rbac.authorization.k8s.io/payment-migration-manager-role",
 		"deployment.apps/payment-migration-controller-manager",
 		"role.rbac.authorization.k8s.io/payment-migration-leader-election",
+		// The authenticated metrics endpoint: the manager may ask who a
+		// scraper is and whether it may read, a scraper needs metrics-reader,
+		// and a Service exposes the HTTPS port.
+		"clusterrole.rbac.authorization.k8s.io/payment-migration-metrics-auth-role",
+		"clusterrolebinding.rbac.authorization.k8s.io/payment-migration-metrics-auth-rolebinding",
+		"clusterrole.rbac.authorization.k8s.io/payment-migration-metrics-reader",
+		"service/payment-migration-controller-manager-metrics-service",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("dry run did not apply %s:\n%s", want, got)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
 // deployed is what the resource checks know about the stack under test.
@@ -125,9 +126,22 @@ func checkSecurityGroups(t *testing.T, d deployed) {
 	}
 	ingress := func(tier string) []ec2types.IpPermission { return byName[d.names.SecurityGroup(tier)].IpPermissions }
 
-	// ALB: the service port from anywhere (clients, Route 53 health checkers), nothing else.
-	if p := ingress("alb"); len(p) != 1 || aws.ToInt32(p[0].FromPort) != 80 || len(p[0].IpRanges) != 1 || aws.ToString(p[0].IpRanges[0].CidrIp) != "0.0.0.0/0" {
-		t.Errorf("ALB ingress = %s", describePerms(p))
+	// ALB: the service port from the Route 53 health checkers' AWS-managed
+	// prefix list of the region and from the VPC, nothing else.
+	pls, err := ec2.NewFromConfig(awsCfg).DescribeManagedPrefixLists(callCtx(t), &ec2.DescribeManagedPrefixListsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("prefix-list-name"), Values: []string{tapstack.Route53HealthChecksPrefixList(awsCfg.Region)}}}})
+	if err != nil || len(pls.PrefixLists) != 1 {
+		t.Fatalf("prefix list %s: %v %v", tapstack.Route53HealthChecksPrefixList(awsCfg.Region), pls, err)
+	}
+	vpcs, err := ec2.NewFromConfig(awsCfg).DescribeVpcs(callCtx(t), &ec2.DescribeVpcsInput{VpcIds: []string{d.outputs["VpcId"]}})
+	if err != nil || len(vpcs.Vpcs) != 1 {
+		t.Fatalf("VPC %s: %v", d.outputs["VpcId"], err)
+	}
+	prefixList, vpcCIDR := aws.ToString(pls.PrefixLists[0].PrefixListId), aws.ToString(vpcs.Vpcs[0].CidrBlock)
+	if p := ingress("alb"); len(p) != 1 || aws.ToInt32(p[0].FromPort) != 80 || aws.ToInt32(p[0].ToPort) != 80 ||
+		len(p[0].IpRanges) != 1 || aws.ToString(p[0].IpRanges[0].CidrIp) != vpcCIDR || len(p[0].Ipv6Ranges) != 0 ||
+		len(p[0].PrefixListIds) != 1 || aws.ToString(p[0].PrefixListIds[0].PrefixListId) != prefixList || len(p[0].UserIdGroupPairs) != 0 {
+		t.Errorf("ALB ingress = %s, want 80 from the VPC %s and the Route 53 health checkers' prefix list %s only", describePerms(p), vpcCIDR, prefixList)
 	}
 	// ECS: the service port from the ALB's group only.
 	if p := ingress("ecs"); len(p) != 1 || aws.ToInt32(p[0].FromPort) != 80 || len(p[0].IpRanges) != 0 || !fromGroups(p[0], tiers["alb"]) {
@@ -659,6 +673,9 @@ func describePerms(perms []ec2types.IpPermission) string {
 		}
 		for _, g := range p.UserIdGroupPairs {
 			from = append(from, aws.ToString(g.GroupId))
+		}
+		for _, pl := range p.PrefixListIds {
+			from = append(from, aws.ToString(pl.PrefixListId))
 		}
 		parts = append(parts, fmt.Sprintf("%s %d-%d from %v", aws.ToString(p.IpProtocol), aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort), from))
 	}

@@ -61,6 +61,17 @@ func TestSampleTapStackRoundTrip(t *testing.T) {
 		source = []string{"--template-url", "https://tapstack-templates.s3.amazonaws.com/tapstack.json"}
 	}
 
+	// The template's one parameter, looked up as its description says (and as
+	// the operator does): the Route 53 health checkers' AWS-managed prefix list.
+	prefixListName := tapstack.Route53HealthChecksPrefixList(pm.Spec.Region)
+	var prefixListIDs []string
+	run(t, e, &prefixListIDs, "ec2", "describe-managed-prefix-lists", "--region", pm.Spec.Region,
+		"--filters", "Name=prefix-list-name,Values="+prefixListName, "--query", "PrefixLists[?OwnerId=='AWS'].PrefixListId")
+	if len(prefixListIDs) != 1 || !strings.HasPrefix(prefixListIDs[0], "pl-") {
+		t.Fatalf("prefix list %s: ids %v, want one", prefixListName, prefixListIDs)
+	}
+	source = append(source, "--parameters", "ParameterKey="+tapstack.ParamRoute53HealthCheckPrefixList+",ParameterValue="+prefixListIDs[0])
+
 	began := time.Now()
 	run(t, e, nil, append([]string{"cloudformation", "create-stack", "--stack-name", stack, "--capabilities", "CAPABILITY_NAMED_IAM"}, source...)...)
 	stackID := waitStack(t, e, stack, "CREATE_COMPLETE")
@@ -96,6 +107,20 @@ func TestSampleTapStackRoundTrip(t *testing.T) {
 		if v == "" || strings.Contains(v, "Fn::") || strings.Contains(v, `"Ref"`) {
 			t.Errorf("output %s = %q is not resolved", k, v)
 		}
+	}
+
+	// The ALB admits the service port from the health checkers' prefix list and
+	// the VPC only.
+	var albIngress []struct {
+		FromPort      int
+		IpRanges      []struct{ CidrIp string }
+		PrefixListIds []struct{ PrefixListId string }
+	}
+	run(t, e, &albIngress, "ec2", "describe-security-groups", "--filters", "Name=group-name,Values=alb-sg-"+pm.Spec.EnvironmentSuffix,
+		"--query", "SecurityGroups[0].IpPermissions")
+	if len(albIngress) != 1 || albIngress[0].FromPort != 80 || len(albIngress[0].IpRanges) != 1 || albIngress[0].IpRanges[0].CidrIp != pm.Spec.Network.VPCCIDR ||
+		len(albIngress[0].PrefixListIds) != 1 || albIngress[0].PrefixListIds[0].PrefixListId != prefixListIDs[0] {
+		t.Errorf("ALB ingress = %+v, want 80 from %s and %s only", albIngress, pm.Spec.Network.VPCCIDR, prefixListIDs[0])
 	}
 
 	// The task's tables exist on the source (the emulated task replicates them

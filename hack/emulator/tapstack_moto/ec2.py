@@ -15,6 +15,19 @@ DeleteStack failed with "The vpc ... has dependencies" (and moto then forgot
 the stack). Their ``delete`` now calls the EC2 backend's own Delete/Release/
 Detach/Disassociate operations; an object still in use raises, and moto's delete
 loop retries it after its dependants are gone, like AWS's dependency order.
+
+Gap: moto's AWS-managed prefix lists (S3, DynamoDB, CloudFront, Ground Station,
+VPC Lattice) lack ``com.amazonaws.<region>.route53-healthchecks`` (and its
+``ipv6`` twin), so DescribeManagedPrefixLists found no list of the Route 53
+health checkers, the only internet source the TapStack's ALB admits. Every
+region's backend now has both, owned by ``AWS``, with the health checkers'
+published ranges.
+
+Gap: moto's SecurityGroup model reads only CidrIp and SourceSecurityGroupId of
+an inline SecurityGroupIngress rule and drops SourcePrefixListId (and
+CidrIpv6) without a word, so the ALB's rule from the health checkers' prefix
+list was missing from DescribeSecurityGroups. Inline ingress rules are now
+authorized with every source they name.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
 from moto.ec2.models.internet_gateways import InternetGateway
+from moto.ec2.models.managed_prefixes import ManagedPrefixListBackend
 from moto.ec2.models.nat_gateways import NatGateway
 from moto.ec2.models.route_tables import Route, RouteTable
 from moto.ec2.models.security_groups import SecurityGroup
@@ -79,15 +93,46 @@ class SecurityGroupEgress(Resource, CloudFormationModel):
         return None  # only the handle knows the rule; see delete()
 
 
+def _ingress_args(props: dict[str, Any]) -> dict[str, Any]:
+    ip_ranges = []
+    if props.get("CidrIp"):
+        ip_ranges.append({"CidrIp": props["CidrIp"], "Description": props.get("Description")})
+    if props.get("CidrIpv6"):
+        ip_ranges.append({"CidrIpv6": props["CidrIpv6"], "Description": props.get("Description")})
+    groups = []
+    if props.get("SourceSecurityGroupId"):
+        groups.append({"GroupId": props["SourceSecurityGroupId"], "Description": props.get("Description")})
+    if props.get("SourceSecurityGroupName"):
+        groups.append({"GroupName": props["SourceSecurityGroupName"], "Description": props.get("Description")})
+    prefixes = []
+    if props.get("SourcePrefixListId"):
+        prefixes.append({"PrefixListId": props["SourcePrefixListId"], "Description": props.get("Description")})
+    return {
+        "group_name_or_id": props["GroupId"],
+        "ip_protocol": str(props["IpProtocol"]),
+        "from_port": props.get("FromPort"),
+        "to_port": props.get("ToPort"),
+        "ip_ranges": ip_ranges,
+        "source_groups": groups,
+        "prefix_list_ids": prefixes,
+    }
+
+
 _original_sg_create = SecurityGroup.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
 def _create_security_group(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-    group = _original_sg_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-    egress = (cloudformation_json.get("Properties") or {}).get("SecurityGroupEgress")
+    props = cloudformation_json.get("Properties") or {}
+    # moto's own model gets no inline ingress: it would drop prefix-list sources.
+    without_ingress = {**cloudformation_json, "Properties": {k: v for k, v in props.items() if k != "SecurityGroupIngress"}}
+    group = _original_sg_create(cls, resource_name, without_ingress, account_id, region_name, **kwargs)
+    backend = ec2_backends[account_id][region_name]
+    for rule in props.get("SecurityGroupIngress") or []:
+        backend.authorize_security_group_ingress(**_ingress_args({**rule, "GroupId": group.id}),
+                                                 vpc_id=props.get("VpcId"))
+    egress = props.get("SecurityGroupEgress")
     if egress:
         group.egress_rules = []
-        backend = ec2_backends[account_id][region_name]
         for rule in egress:
             backend.authorize_security_group_egress(**_rule_args({**rule, "GroupId": group.id}))
     return group
@@ -162,3 +207,38 @@ InternetGateway.delete = _delete_internet_gateway  # type: ignore[attr-defined]
 Route.delete = _delete_route  # type: ignore[attr-defined]
 RouteTable.delete = _delete_route_table  # type: ignore[attr-defined]
 SubnetRouteTableAssociation.delete = _disassociate_subnet  # type: ignore[attr-defined]
+
+
+# The Route 53 health checkers' published ranges (ip-ranges.json, service
+# ROUTE53_HEALTHCHECKS); what matters to the TapStack is the list's name and id.
+_ROUTE53_HEALTHCHECKS_IPV4 = [
+    "107.23.255.0/26", "54.243.31.192/26", "54.183.255.128/26", "54.241.32.64/26",
+    "54.244.52.192/26", "54.245.168.0/26", "54.228.16.0/26", "176.34.159.192/26",
+    "54.248.220.0/26", "54.250.253.192/26", "54.251.31.128/26", "54.255.254.192/26",
+    "54.252.79.128/26", "54.252.254.192/26", "54.232.40.64/26", "177.71.207.128/26",
+]
+_ROUTE53_HEALTHCHECKS_IPV6 = [
+    "2600:1f18:7fff:f800::/56", "2600:1f1c:7ff:f800::/56", "2600:1f14:fff:f800::/56",
+    "2a05:d018:fff:f800::/56", "2406:da14:7ff:f800::/56", "2406:da18:fff:f800::/56",
+    "2406:da1c:7ff:f800::/56", "2600:1f1e:7ff:f800::/56",
+]
+
+_original_default_pls = ManagedPrefixListBackend.create_default_pls
+
+
+def _create_default_pls(self: ManagedPrefixListBackend) -> None:
+    _original_default_pls(self)
+    region = self.region_name  # type: ignore[attr-defined]
+    self._create_aws_managed_prefix_list(
+        name=f"com.amazonaws.{region}.route53-healthchecks",
+        address_family="IPv4",
+        entries=[{"Cidr": c, "Description": "Route 53 health checkers"} for c in _ROUTE53_HEALTHCHECKS_IPV4],
+    )
+    self._create_aws_managed_prefix_list(
+        name=f"com.amazonaws.{region}.ipv6.route53-healthchecks",
+        address_family="IPv6",
+        entries=[{"Cidr": c, "Description": "Route 53 health checkers"} for c in _ROUTE53_HEALTHCHECKS_IPV6],
+    )
+
+
+ManagedPrefixListBackend.create_default_pls = _create_default_pls  # type: ignore[method-assign]
