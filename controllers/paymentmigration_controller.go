@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -67,6 +68,9 @@ type StackClient interface {
 	Create(ctx context.Context, d cfnstack.Desired) error
 	Update(ctx context.Context, stackID string, d cfnstack.Desired) (cfnstack.UpdateResult, error)
 	Delete(ctx context.Context, stackID string) error
+	// Adopt takes over an existing stack: these tags (owner tags included)
+	// and termination protection, template and parameters unchanged.
+	Adopt(ctx context.Context, stackID string, tags map[string]string) error
 }
 
 // TaskStopper stops the DMS task before the stack that holds it is deleted.
@@ -89,6 +93,8 @@ type AWSClients struct {
 	Replication ReplicationAWS
 	// SQL runs the operator's SQL on the migration's databases.
 	SQL sqlrunner.Runner
+	// PrefixLists finds the template's parameter values (parameters.go).
+	PrefixLists PrefixLists
 }
 
 // AWSFactory returns the clients of a region.
@@ -172,6 +178,9 @@ type PaymentMigrationReconciler struct {
 	// observed, so that replication sampling does not describe the stack every
 	// minute. Losing it (a restart) costs one extra observation.
 	stackSeen sync.Map // types.UID -> time.Time
+	// wake carries the region pollers' wake-ups of the migrations whose DMS
+	// task or lag datapoint changed (replication.go, wakeSource).
+	wake chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations,verbs=get;list;watch;update;patch
@@ -231,6 +240,13 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		st.phase(paymentsv1alpha1.PhaseFailed, "template synthesis failed: "+err.Error())
 		return ctrl.Result{}, nil
 	}
+	params, result, stop, err := r.stackParameters(ctx, st, aws, region)
+	if stop {
+		return result, err
+	}
+	// What is deployed is the template with these values: a new value
+	// updates the stack as a new template does.
+	tpl.Hash = cfnstack.DesiredHash(tpl.Hash, params)
 	if r.stackFresh(pm, tpl.Hash) {
 		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.Slow)
 	}
@@ -238,6 +254,11 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "ObserveFailed", err.Error())
 		return ctrl.Result{}, err
+	}
+	if obs.Exists {
+		if result, stop, err := r.guardOwnership(ctx, pm, st, aws.Stacks, name, obs); stop {
+			return result, err
+		}
 	}
 
 	plan := stackplan.Decide(stackplan.Inputs{
@@ -247,7 +268,7 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		Attempts:    stack.CreateAttempts,
 		MaxAttempts: r.Timing.MaxCreateAttempts,
 	})
-	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Tags: pm.Spec.Tags}
+	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Parameters: params, Tags: stackTags(pm)}
 	if obs.Exists {
 		stack.ID, stack.Status, stack.Outputs = obs.ID, obs.Status, nonEmpty(obs.Outputs)
 		stack.Reason = failureText(obs)
@@ -258,7 +279,7 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	}
 	switch plan.Action {
 	case stackplan.Create:
-		desired.Token = createToken(tpl.Hash, plan.Attempts)
+		desired.Token = createToken(pm.UID, tpl.Hash, plan.Attempts)
 		if err := aws.Stacks.Create(ctx, desired); err != nil {
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "CreateRejected", err.Error())
 			return ctrl.Result{}, err
@@ -386,6 +407,9 @@ func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *pa
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	case deletionWaiting:
 		return ctrl.Result{RequeueAfter: r.Timing.stack(stackplan.Fast)}, nil
+	case deletionNotOurs:
+		logger.Info("the stack is not this migration's; releasing the finalizer and leaving AWS as it is")
+		return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
 	}
 	logger.Info("stack deleted; releasing the finalizer")
 	r.event(pm, corev1.EventTypeNormal, "StackDeleted", "Delete", "stack deleted and buckets emptied")
@@ -399,6 +423,7 @@ const (
 	deletionWaiting   deletionProgress = iota // on AWS: look again soon (Timing.Fast)
 	deletionBatchDone                         // a batch of bucket versions deleted: the next one now
 	deletionStackGone                         // nothing left to delete
+	deletionNotOurs                           // the stack is not this migration's: nothing to delete
 )
 
 // deleteStack does one step of: stop the DMS task, empty the buckets (one
@@ -419,6 +444,16 @@ func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymen
 	if !obs.Exists {
 		stack.Status, stack.Outputs = "DELETE_COMPLETE", nil
 		return deletionStackGone, nil
+	}
+	if obs.Tags[stackplan.OwnerUIDTag] != string(pm.UID) {
+		// Another migration's stack, or nobody's: its task, its buckets and
+		// the stack itself are left exactly as they are.
+		owner := obs.Tags[stackplan.OwnerTag]
+		if owner == "" {
+			owner = "no PaymentMigration"
+		}
+		r.event(pm, corev1.EventTypeNormal, "StackNotOwned", "Delete", fmt.Sprintf("stack %s belongs to %s: left as it is", name, owner))
+		return deletionNotOurs, nil
 	}
 	stack.ID, stack.Status, stack.Reason = obs.ID, obs.Status, failureText(obs)
 	if obs.Status == "DELETE_IN_PROGRESS" {
@@ -526,12 +561,84 @@ func (r *PaymentMigrationReconciler) now() time.Time {
 
 // createToken identifies one creation attempt of one template: a retried
 // CreateStack with the same token is the same request to CloudFormation.
-func createToken(hash string, attempt int32) string {
+// createToken makes a retried CreateStack idempotent, and two migrations'
+// creations distinct: with one token for the same template, CloudFormation
+// would answer the second as a retry of the first.
+func createToken(uid types.UID, hash string, attempt int32) string {
 	h := strings.TrimPrefix(hash, "sha256:")
 	if len(h) > 32 {
 		h = h[:32]
 	}
-	return fmt.Sprintf("tapstack-create-%s-%d", h, attempt)
+	return fmt.Sprintf("tapstack-%s-%s-%d", uid, h, attempt)
+}
+
+// owner is the migration as the owner tags of its stack name it.
+func owner(pm *paymentsv1alpha1.PaymentMigration) stackplan.Owner {
+	return stackplan.Owner{UID: string(pm.UID), Namespace: pm.Namespace, Name: pm.Name}
+}
+
+// stackTags are the spec's tags and the owner tags, which nothing overrides.
+func stackTags(pm *paymentsv1alpha1.PaymentMigration) map[string]string {
+	tags := make(map[string]string, len(pm.Spec.Tags)+2)
+	for k, v := range pm.Spec.Tags {
+		tags[k] = v
+	}
+	for k, v := range owner(pm).Tags() {
+		tags[k] = v
+	}
+	return tags
+}
+
+// guardOwnership stops the reconcile of a stack this migration does not own:
+// it is never updated, emptied or deleted, and the condition names its owner.
+// A stack the migration's annotation asks to adopt is taken over first.
+func (r *PaymentMigrationReconciler) guardOwnership(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, stacks StackClient, name string, obs cfnstack.Observation) (ctrl.Result, bool, error) {
+	in := stackplan.OwnershipInputs{StackName: name, Tags: obs.Tags, Me: owner(pm), AdoptStack: pm.Annotations[stackplan.AdoptAnnotation]}
+	if uid := obs.Tags[stackplan.OwnerUIDTag]; uid != "" && uid != string(pm.UID) {
+		exists, err := r.ownerExists(ctx, uid, obs.Tags[stackplan.OwnerTag])
+		if err != nil {
+			return ctrl.Result{}, true, err
+		}
+		in.OtherOwnerExists = exists
+	}
+	v := stackplan.DecideOwnership(in)
+	switch v.Ownership {
+	case stackplan.Owned:
+		return ctrl.Result{}, false, nil
+	case stackplan.Adopt:
+		if err := stacks.Adopt(ctx, obs.ID, stackTags(pm)); err != nil {
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "AdoptionFailed", err.Error())
+			return ctrl.Result{}, true, err
+		}
+		log.FromContext(ctx).Info("adopted the stack", "stackID", obs.ID, "previousOwner", obs.Tags[stackplan.OwnerTag])
+		st.history(v.Message)
+		r.stackSeen.Delete(pm.UID)
+		return ctrl.Result{RequeueAfter: r.Timing.Fast}, true, nil
+	}
+	stack := st.stack(name)
+	stack.ID, stack.Status, stack.Reason, stack.Outputs = obs.ID, obs.Status, "", nil
+	st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, v.Reason, v.Message)
+	st.phase(paymentsv1alpha1.PhaseFailed, v.Message)
+	r.stackSeen.Delete(pm.UID)
+	return ctrl.Result{RequeueAfter: r.Timing.Slow}, true, nil
+}
+
+// ownerExists says whether the PaymentMigration the owner tags name exists
+// with that UID (a namespace/name can be re-created with a new one).
+func (r *PaymentMigrationReconciler) ownerExists(ctx context.Context, uid, nsName string) (bool, error) {
+	ns, name, ok := strings.Cut(nsName, "/")
+	if !ok {
+		return false, nil
+	}
+	var other paymentsv1alpha1.PaymentMigration
+	err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &other)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up %s, the owner of the stack: %w", nsName, err)
+	}
+	return string(other.UID) == uid, nil
 }
 
 func failureText(obs cfnstack.Observation) string {
@@ -582,13 +689,16 @@ func (r *PaymentMigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		timeout = DefaultReconcileTimeout
 	}
 	// The operator's own status writes must not wake it up again: only spec
-	// changes and deletion do; AWS progress is followed by requeueing.
+	// changes and deletion do; AWS progress is followed by requeueing, and by
+	// the region pollers' wake-ups of exactly the migrations whose DMS task or
+	// lag datapoint changed.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&paymentsv1alpha1.PaymentMigration{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 			deletionPredicate(),
 		))).
+		WatchesRawSource(r.wakeSource()).
 		Named("paymentmigration").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers, ReconciliationTimeout: timeout}).
 		Complete(r)

@@ -676,6 +676,13 @@ type ReplicationStatus struct {
 	// is only ever resumed: starting it again would reload the target.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// RebootRequestedAt is when the operator requested a reboot of the source
+	// database to apply rds.logical_replication. It is written before the
+	// call to RDS, and no other reboot is requested while it stands: until RDS
+	// shows the reboot (the source rebooting, or the parameter in-sync) or 10
+	// minutes pass.
+	// +optional
+	RebootRequestedAt *metav1.Time `json:"rebootRequestedAt,omitempty"`
 }
 
 // TrafficStatus is the split of traffic between the two environments.

@@ -31,6 +31,8 @@ type API interface {
 	DescribeChangeSet(context.Context, *cloudformation.DescribeChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeChangeSetOutput, error)
 	ExecuteChangeSet(context.Context, *cloudformation.ExecuteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error)
 	DeleteChangeSet(context.Context, *cloudformation.DeleteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
+	UpdateTerminationProtection(context.Context, *cloudformation.UpdateTerminationProtectionInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
+	UpdateStack(context.Context, *cloudformation.UpdateStackInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error)
 }
 
 // Stager puts a template too large for TemplateBody where CloudFormation can
@@ -51,14 +53,24 @@ type Observation struct {
 	FailedResource string
 	FailedReason   string
 	Outputs        map[string]string
+	// Tags are the stack's own tags: who owns it is read from them.
+	Tags map[string]string
+	// TerminationProtection is on for the stacks the operator creates.
+	TerminationProtection bool
 }
 
 // Desired is the stack the operator wants.
 type Desired struct {
 	Name     string
 	Template []byte // minified JSON
-	Hash     string // content hash of Template
-	Tags     map[string]string
+	// Hash identifies what is deployed: the content hash of Template, combined
+	// with the Parameters when there are any (DesiredHash), so that a changed
+	// parameter value updates the stack as a changed template does.
+	Hash string
+	// Parameters are the values of the template's parameters, sent on every
+	// CreateStack and change set.
+	Parameters map[string]string
+	Tags       map[string]string
 	// Token makes a retried CreateStack idempotent: CloudFormation treats two
 	// requests with the same token as one.
 	Token string
@@ -105,9 +117,15 @@ func (c *Client) Observe(ctx context.Context, name string) (Observation, error) 
 		Status:       string(s.StackStatus),
 		StatusReason: aws.ToString(s.StackStatusReason),
 		Outputs:      map[string]string{},
+		Tags:         map[string]string{},
+		// A stack that is not protected is not one this operator created.
+		TerminationProtection: aws.ToBool(s.EnableTerminationProtection),
 	}
 	for _, o := range s.Outputs {
 		obs.Outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	for _, t := range s.Tags {
+		obs.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	if obs.Status == string(cfntypes.StackStatusDeleteComplete) {
 		return Observation{}, nil
@@ -180,6 +198,10 @@ func (c *Client) Create(ctx context.Context, d Desired) error {
 		Tags:               stackTags(d.Tags),
 		ClientRequestToken: aws.String(d.Token),
 		OnFailure:          cfntypes.OnFailureRollback, // keeps the events that say why
+		Parameters:         stackParameters(d.Parameters),
+		// Nobody deletes a stack of payments by accident: only the operator's
+		// own deletion lifts the protection (Delete).
+		EnableTerminationProtection: aws.Bool(true),
 	}
 	if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 		return err
@@ -231,6 +253,7 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 			ChangeSetType: cfntypes.ChangeSetTypeUpdate,
 			Capabilities:  []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
 			Tags:          stackTags(d.Tags),
+			Parameters:    stackParameters(d.Parameters),
 		}
 		if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 			return "", err
@@ -321,8 +344,49 @@ func isNoChanges(reason string) bool {
 
 // Delete starts deleting the stack; Observe reports when it is gone.
 func (c *Client) Delete(ctx context.Context, stackID string) error {
+	// The operator deletes only stacks it owns (the caller checks), and those
+	// carry termination protection: lift it for this deletion.
+	if _, err := c.API.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
+		StackName: aws.String(stackID), EnableTerminationProtection: aws.Bool(false),
+	}); err != nil {
+		return fmt.Errorf("lifting the termination protection of stack %s: %w", stackID, err)
+	}
 	if _, err := c.API.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID)}); err != nil {
 		return fmt.Errorf("deleting stack %s: %w", stackID, err)
+	}
+	return nil
+}
+
+// Adopt makes an existing stack the operator's: it keeps the stack's template
+// and parameters, takes these tags (the owner tags among them) and turns the
+// termination protection on. CloudFormation has no call for stack tags alone;
+// an update with the previous template is it.
+func (c *Client) Adopt(ctx context.Context, stackID string, tags map[string]string) error {
+	if _, err := c.API.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
+		StackName: aws.String(stackID), EnableTerminationProtection: aws.Bool(true),
+	}); err != nil {
+		return fmt.Errorf("protecting stack %s: %w", stackID, err)
+	}
+	// Every parameter keeps its value, as the template does.
+	out, err := c.API.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return fmt.Errorf("describing stack %s: %w", stackID, err)
+	}
+	var params []cfntypes.Parameter
+	for _, s := range out.Stacks {
+		for _, p := range s.Parameters {
+			params = append(params, cfntypes.Parameter{ParameterKey: p.ParameterKey, UsePreviousValue: aws.Bool(true)})
+		}
+	}
+	_, err = c.API.UpdateStack(ctx, &cloudformation.UpdateStackInput{
+		StackName:           aws.String(stackID),
+		UsePreviousTemplate: aws.Bool(true),
+		Parameters:          params,
+		Capabilities:        []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
+		Tags:                stackTags(tags),
+	})
+	if err != nil && !isNoChanges(err.Error()) {
+		return fmt.Errorf("tagging stack %s with its new owner: %w", stackID, err)
 	}
 	return nil
 }

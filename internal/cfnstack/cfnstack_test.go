@@ -95,7 +95,7 @@ func TestObserve(t *testing.T) {
 			stacks: describe(cfntypes.StackStatusCreateComplete,
 				cfntypes.Output{OutputKey: aws.String("DmsTaskArn"), OutputValue: aws.String("arn:aws:dms:eu-west-1:123456789012:task:ABC")},
 				cfntypes.Output{OutputKey: aws.String("AlbDnsName"), OutputValue: aws.String("alb-1.eu-west-1.elb.amazonaws.com")}),
-			want: Observation{Exists: true, ID: stackID, Status: "CREATE_COMPLETE", StatusReason: "stack reason", Outputs: map[string]string{
+			want: Observation{Exists: true, ID: stackID, Status: "CREATE_COMPLETE", StatusReason: "stack reason", Tags: map[string]string{}, Outputs: map[string]string{
 				"DmsTaskArn": "arn:aws:dms:eu-west-1:123456789012:task:ABC", "AlbDnsName": "alb-1.eu-west-1.elb.amazonaws.com"}},
 			wantCalls: []string{"DescribeStacks"},
 		},
@@ -106,7 +106,7 @@ func TestObserve(t *testing.T) {
 		{
 			name:   "a failed stack names its first failed resource",
 			stacks: describe(cfntypes.StackStatusRollbackComplete), events: failedCreation,
-			want: Observation{Exists: true, ID: stackID, Status: "ROLLBACK_COMPLETE", StatusReason: "stack reason", Outputs: map[string]string{},
+			want: Observation{Exists: true, ID: stackID, Status: "ROLLBACK_COMPLETE", StatusReason: "stack reason", Tags: map[string]string{}, Outputs: map[string]string{},
 				FailedResource: "SourceDatabase (" + db + ")", FailedReason: "quota exceeded"},
 			wantCalls: []string{"DescribeStacks", "DescribeStackEvents"},
 		},
@@ -585,27 +585,87 @@ func TestUpdateMovesTheChangeSetOneStepPerCall(t *testing.T) {
 	}
 }
 
-func TestDeletePassesTheStackID(t *testing.T) {
+// The operator's own deletion lifts the termination protection of its stack,
+// then deletes it by id.
+func TestDeleteLiftsTheProtectionAndPassesTheStackID(t *testing.T) {
 	tests := []struct {
-		name    string
-		err     error
-		wantErr string
+		name      string
+		errs      map[string]error
+		wantErr   string
+		wantCalls []string
 	}{
-		{name: "accepted"},
-		{name: "rejected", err: apiError("DeleteStack", "AccessDenied", "not authorized"), wantErr: "not authorized"},
+		{name: "accepted", wantCalls: []string{"UpdateTerminationProtection", "DeleteStack"}},
+		{name: "rejected", errs: map[string]error{"DeleteStack": apiError("DeleteStack", "AccessDenied", "not authorized")}, wantErr: "not authorized",
+			wantCalls: []string{"UpdateTerminationProtection", "DeleteStack"}},
+		{name: "protection not lifted: no deletion", errs: map[string]error{"UpdateTerminationProtection": apiError("UpdateTerminationProtection", "AccessDenied", "no")},
+			wantErr: "lifting the termination protection", wantCalls: []string{"UpdateTerminationProtection"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeCFN(t)
-			f.errs = map[string]error{"DeleteStack": tt.err}
+			f.errs = tt.errs
 			err := (&Client{API: f}).Delete(context.Background(), stackID)
 			if (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr))) {
 				t.Errorf("error = %v, want %q", err, tt.wantErr)
 			}
-			if f.deleteStack == nil || aws.ToString(f.deleteStack.StackName) != stackID {
+			if p := f.protection; len(p) != 1 || aws.ToString(p[0].StackName) != stackID || aws.ToBool(p[0].EnableTerminationProtection) {
+				t.Errorf("UpdateTerminationProtection %+v, want it off for %s", p, stackID)
+			}
+			if len(tt.wantCalls) == 2 && (f.deleteStack == nil || aws.ToString(f.deleteStack.StackName) != stackID) {
 				t.Errorf("DeleteStack input = %+v, want StackName %q", f.deleteStack, stackID)
 			}
-			wantCalls(t, f.list(), "DeleteStack")
+			wantCalls(t, f.list(), tt.wantCalls...)
 		})
+	}
+}
+
+func TestCreateProtectsTheStack(t *testing.T) {
+	f := newFakeCFN(t)
+	if err := (&Client{API: f}).Create(context.Background(), Desired{Name: "TapStackx", Template: []byte("{}"), Hash: "sha256:1", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToBool(f.createStack.EnableTerminationProtection) {
+		t.Error("CreateStack without termination protection")
+	}
+}
+
+func TestObserveReadsTagsAndProtection(t *testing.T) {
+	f := newFakeCFN(t)
+	f.stacks = &cloudformation.DescribeStacksOutput{Stacks: []cfntypes.Stack{{
+		StackId: aws.String(stackID), StackName: aws.String("TapStackx"), StackStatus: cfntypes.StackStatusCreateComplete,
+		EnableTerminationProtection: aws.Bool(true),
+		Tags:                        []cfntypes.Tag{{Key: aws.String("payments.tapstack.io/owner-uid"), Value: aws.String("u-1")}},
+	}}}
+	obs, err := (&Client{API: f}).Observe(context.Background(), "TapStackx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !obs.TerminationProtection || obs.Tags["payments.tapstack.io/owner-uid"] != "u-1" {
+		t.Errorf("observation %+v", obs)
+	}
+}
+
+func TestAdoptProtectsAndRetagsWithThePreviousTemplate(t *testing.T) {
+	f := newFakeCFN(t)
+	f.stacks = &cloudformation.DescribeStacksOutput{Stacks: []cfntypes.Stack{{StackId: aws.String(stackID),
+		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Suffix"), ParameterValue: aws.String("x")}}}}}
+	if err := (&Client{API: f}).Adopt(context.Background(), stackID, map[string]string{"owner": "me"}); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.updateStack.Parameters; len(p) != 1 || aws.ToString(p[0].ParameterKey) != "Suffix" || !aws.ToBool(p[0].UsePreviousValue) || p[0].ParameterValue != nil {
+		t.Errorf("parameters %+v, want every one kept with UsePreviousValue", p)
+	}
+	if len(f.protection) != 1 || !aws.ToBool(f.protection[0].EnableTerminationProtection) {
+		t.Errorf("protection %+v", f.protection)
+	}
+	u := f.updateStack
+	if u == nil || !aws.ToBool(u.UsePreviousTemplate) || len(u.Tags) != 1 || aws.ToString(u.Tags[0].Value) != "me" || u.TemplateBody != nil {
+		t.Errorf("UpdateStack %+v", u)
+	}
+	// Nothing to change but the tags is not an error.
+	f = newFakeCFN(t)
+	f.errs = map[string]error{"UpdateStack": apiError("UpdateStack", "ValidationError", "No updates are to be performed.")}
+	if err := (&Client{API: f}).Adopt(context.Background(), stackID, map[string]string{"owner": "me"}); err != nil {
+		t.Errorf("no updates: %v", err)
 	}
 }

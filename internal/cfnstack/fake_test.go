@@ -98,6 +98,8 @@ type fakeCFN struct {
 	describeCS      *cloudformation.DescribeChangeSetInput
 	executeCS       *cloudformation.ExecuteChangeSetInput
 	deleteCS        *cloudformation.DeleteChangeSetInput
+	protection      []*cloudformation.UpdateTerminationProtectionInput
+	updateStack     *cloudformation.UpdateStackInput
 }
 
 func newFakeCFN(t *testing.T) *fakeCFN { return &fakeCFN{calls: calls{t: t}} }
@@ -162,6 +164,18 @@ func (f *fakeCFN) ExecuteChangeSet(ctx context.Context, in *cloudformation.Execu
 	return &cloudformation.ExecuteChangeSetOutput{}, f.errs["ExecuteChangeSet"]
 }
 
+func (f *fakeCFN) UpdateTerminationProtection(ctx context.Context, in *cloudformation.UpdateTerminationProtectionInput, _ ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error) {
+	f.record(ctx, "UpdateTerminationProtection")
+	f.protection = append(f.protection, in)
+	return &cloudformation.UpdateTerminationProtectionOutput{}, f.errs["UpdateTerminationProtection"]
+}
+
+func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error) {
+	f.record(ctx, "UpdateStack")
+	f.updateStack = in
+	return &cloudformation.UpdateStackOutput{}, f.errs["UpdateStack"]
+}
+
 func (f *fakeCFN) DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error) {
 	f.record(ctx, "DeleteChangeSet")
 	f.deleteCS = in
@@ -177,6 +191,7 @@ type fakeS3 struct {
 	errs    map[string]error
 
 	createBucket *s3.CreateBucketInput
+	head         *s3.HeadBucketInput
 	versioning   *s3.PutBucketVersioningInput
 	encryption   *s3.PutBucketEncryptionInput
 	publicAccess *s3.PutPublicAccessBlockInput
@@ -186,6 +201,7 @@ type fakeS3 struct {
 
 func (f *fakeS3) HeadBucket(ctx context.Context, in *s3.HeadBucketInput, _ ...func(*s3.Options)) (*s3.HeadBucketOutput, error) {
 	f.record(ctx, "HeadBucket")
+	f.head = in
 	if f.createBucket != nil {
 		return &s3.HeadBucketOutput{}, nil
 	}

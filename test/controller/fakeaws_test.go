@@ -46,6 +46,8 @@ type fakeStack struct {
 	outputs                map[string]string
 	failedResource, reason string
 	changeSet              string
+	tags                   map[string]string
+	parameters             map[string]string // as created or last updated
 }
 
 type scripted struct {
@@ -60,8 +62,9 @@ func newFakeCloud() *fakeCloud {
 }
 
 func (f *fakeCloud) factory() controllers.AWSFactory {
-	return func(context.Context, string) (controllers.AWSClients, error) {
-		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms, SQL: f.sql}, nil
+	return func(_ context.Context, region string) (controllers.AWSClients, error) {
+		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms, SQL: f.sql,
+			PrefixLists: prefixLists.of(region)}, nil
 	}
 }
 
@@ -160,7 +163,7 @@ func (s fakeStacks) Observe(ctx context.Context, name string) (cfnstack.Observat
 		return cfnstack.Observation{}, nil
 	}
 	return cfnstack.Observation{Exists: true, ID: st.id, Status: st.status, FailedResource: st.failedResource,
-		FailedReason: st.reason, Outputs: copyMap(st.outputs)}, nil
+		FailedReason: st.reason, Outputs: copyMap(st.outputs), Tags: copyMap(st.tags)}, nil
 }
 
 func (s fakeStacks) Create(_ context.Context, d cfnstack.Desired) error {
@@ -174,8 +177,32 @@ func (s fakeStacks) Create(_ context.Context, d cfnstack.Desired) error {
 	f.next++
 	f.tokens = append(f.tokens, d.Token)
 	f.stacks[d.Name] = &fakeStack{name: d.Name, id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:123456789012:stack/%s/%d", d.Name, f.next),
-		status: "CREATE_IN_PROGRESS", hash: d.Hash}
+		status: "CREATE_IN_PROGRESS", hash: d.Hash, tags: copyMap(d.Tags), parameters: copyMap(d.Parameters)}
 	return nil
+}
+
+// Adopt retags the stack, as an update with the previous template does.
+func (s fakeStacks) Adopt(_ context.Context, id string, tags map[string]string) error {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["Adopt"]++
+	st := f.byID(id)
+	if st == nil {
+		return errors.New("stack not found")
+	}
+	st.tags = copyMap(tags)
+	return nil
+}
+
+// putStack puts a stack in the fake account as another tool (or another
+// migration) would have made it.
+func (f *fakeCloud) putStack(name string, tags map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	f.stacks[name] = &fakeStack{name: name, id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:123456789012:stack/%s/%d", name, f.next),
+		status: "CREATE_COMPLETE", hash: "sha256:theirs", outputs: outputsOf(name), tags: copyMap(tags)}
 }
 
 func (s fakeStacks) Update(_ context.Context, id string, d cfnstack.Desired) (cfnstack.UpdateResult, error) {
@@ -197,6 +224,7 @@ func (s fakeStacks) Update(_ context.Context, id string, d cfnstack.Desired) (cf
 	}
 	f.calls["ExecuteChangeSet"]++
 	st.status, st.hash = "UPDATE_IN_PROGRESS", d.Hash
+	st.parameters = copyMap(d.Parameters)
 	return cfnstack.UpdateStarted, nil
 }
 

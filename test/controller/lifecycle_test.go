@@ -243,7 +243,7 @@ func waitForEvent(t *testing.T, name, reason string) eventsv1.Event {
 	var found eventsv1.Event
 	eventually(t, "event "+reason+" of "+name, func() (bool, error) {
 		var list eventsv1.EventList
-		if err := k8s.List(t.Context(), &list, client.InNamespace("default")); err != nil {
+		if err := k8s.List(t.Context(), &list); err != nil { // every namespace
 			return false, err
 		}
 		for _, ev := range list.Items {

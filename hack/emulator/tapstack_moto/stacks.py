@@ -18,6 +18,13 @@ with the rollback; an update re-registers the exports of the new outputs.
 Gap: a failing DeleteStack made moto drop the stack altogether. It now stays
 in DELETE_FAILED with the reason in its events, and can be deleted again.
 
+Gap: moto records EnableTerminationProtection on CreateStack but has no
+UpdateTerminationProtection and deletes a protected stack anyway. As in AWS,
+DeleteStack of a protected stack now fails with a ValidationError ("cannot be
+deleted while TerminationProtection is enabled") and leaves it as it is,
+UpdateTerminationProtection sets or lifts the protection, and DescribeStacks
+reports it.
+
 Gap: a resource that fails during an update (UpdateStack or ExecuteChangeSet)
 made moto answer HTTP 500 and leave the stack half-updated. As in AWS, the
 call succeeds, the stack records UPDATE_FAILED (CREATE_FAILED for a resource
@@ -35,7 +42,10 @@ from typing import Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.parsing import OutputMap
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
 
 
 class ResourceFailed(Exception):
@@ -149,6 +159,11 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
         (s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)),
         None,
     )
+    if stack is not None and getattr(stack, "enable_termination_protection", False):
+        raise ValidationError(
+            name_or_stack_id,
+            message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled",
+        )
     try:
         _original_delete_stack(self, name_or_stack_id)
     except Exception as err:
@@ -228,3 +243,21 @@ Stack.update = _stack_update  # type: ignore[method-assign]
 Stack.create_resources = _create_resources  # type: ignore[method-assign]
 Stack.delete = _stack_delete  # type: ignore[method-assign]
 CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
+
+
+# --- Termination protection ---------------------------------------------------
+
+def _update_termination_protection(self: CloudFormationResponse) -> Any:
+    name = self._get_param("StackName")
+    enable = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    stack = next(
+        (s for s in self.cloudformation_backend.stacks.values() if name in (s.name, s.stack_id)),
+        None,
+    )
+    if stack is None:
+        raise ValidationError(name)
+    stack.enable_termination_protection = enable
+    return ActionResult({"StackId": stack.stack_id})
+
+
+CloudFormationResponse.update_termination_protection = _update_termination_protection  # type: ignore[attr-defined]
