@@ -65,7 +65,10 @@ func sdkConfig(e *Emulator) aws.Config {
 		Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", Source: "emulator"}, nil
 		})),
-		RetryMaxAttempts: 1,
+		// The SDK's standard retryer, as the operator has it: on a loaded
+		// 2-core machine a response was once cut mid-read ("use of closed
+		// network connection"), which one attempt turned into a failed test.
+		RetryMaxAttempts: 3,
 	}
 }
 
