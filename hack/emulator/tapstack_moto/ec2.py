@@ -48,18 +48,24 @@ from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
 from ._base import Resource
 
 
-def _rule_args(props: dict[str, Any]) -> dict[str, Any]:
+def _rule_args(props: dict[str, Any], peer: str = "Destination") -> dict[str, Any]:
+    """moto's authorize/revoke arguments for one rule of the template's shape;
+    peer is "Destination" for egress, "Source" for ingress (the prefix of the
+    property naming the other side)."""
+    description = props.get("Description")
     ip_ranges = []
     if props.get("CidrIp"):
-        ip_ranges.append({"CidrIp": props["CidrIp"], "Description": props.get("Description")})
+        ip_ranges.append({"CidrIp": props["CidrIp"], "Description": description})
     if props.get("CidrIpv6"):
-        ip_ranges.append({"CidrIpv6": props["CidrIpv6"], "Description": props.get("Description")})
+        ip_ranges.append({"CidrIpv6": props["CidrIpv6"], "Description": description})
     groups = []
-    if props.get("DestinationSecurityGroupId"):
-        groups.append({"GroupId": props["DestinationSecurityGroupId"], "Description": props.get("Description")})
+    if props.get(peer + "SecurityGroupId"):
+        groups.append({"GroupId": props[peer + "SecurityGroupId"], "Description": description})
+    if props.get(peer + "SecurityGroupName"):
+        groups.append({"GroupName": props[peer + "SecurityGroupName"], "Description": description})
     prefixes = []
-    if props.get("DestinationPrefixListId"):
-        prefixes.append({"PrefixListId": props["DestinationPrefixListId"]})
+    if props.get(peer + "PrefixListId"):
+        prefixes.append({"PrefixListId": props[peer + "PrefixListId"], "Description": description})
     return {
         "group_name_or_id": props["GroupId"],
         "ip_protocol": str(props["IpProtocol"]),
@@ -93,31 +99,6 @@ class SecurityGroupEgress(Resource, CloudFormationModel):
         return None  # only the handle knows the rule; see delete()
 
 
-def _ingress_args(props: dict[str, Any]) -> dict[str, Any]:
-    ip_ranges = []
-    if props.get("CidrIp"):
-        ip_ranges.append({"CidrIp": props["CidrIp"], "Description": props.get("Description")})
-    if props.get("CidrIpv6"):
-        ip_ranges.append({"CidrIpv6": props["CidrIpv6"], "Description": props.get("Description")})
-    groups = []
-    if props.get("SourceSecurityGroupId"):
-        groups.append({"GroupId": props["SourceSecurityGroupId"], "Description": props.get("Description")})
-    if props.get("SourceSecurityGroupName"):
-        groups.append({"GroupName": props["SourceSecurityGroupName"], "Description": props.get("Description")})
-    prefixes = []
-    if props.get("SourcePrefixListId"):
-        prefixes.append({"PrefixListId": props["SourcePrefixListId"], "Description": props.get("Description")})
-    return {
-        "group_name_or_id": props["GroupId"],
-        "ip_protocol": str(props["IpProtocol"]),
-        "from_port": props.get("FromPort"),
-        "to_port": props.get("ToPort"),
-        "ip_ranges": ip_ranges,
-        "source_groups": groups,
-        "prefix_list_ids": prefixes,
-    }
-
-
 _original_sg_create = SecurityGroup.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
@@ -128,7 +109,7 @@ def _create_security_group(cls, resource_name, cloudformation_json, account_id, 
     group = _original_sg_create(cls, resource_name, without_ingress, account_id, region_name, **kwargs)
     backend = ec2_backends[account_id][region_name]
     for rule in props.get("SecurityGroupIngress") or []:
-        backend.authorize_security_group_ingress(**_ingress_args({**rule, "GroupId": group.id}),
+        backend.authorize_security_group_ingress(**_rule_args({**rule, "GroupId": group.id}, "Source"),
                                                  vpc_id=props.get("VpcId"))
     egress = props.get("SecurityGroupEgress")
     if egress:
