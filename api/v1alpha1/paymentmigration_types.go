@@ -15,6 +15,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="self.service.minCapacity <= self.service.desiredCount && self.service.desiredCount <= self.service.maxCapacity",message="service.desiredCount must lie between service.minCapacity and service.maxCapacity",fieldPath=".service.desiredCount"
 // +kubebuilder:validation:XValidation:rule="(self.service.cpu == 256 && self.service.memoryMiB in [512, 1024, 2048]) || (self.service.cpu == 512 && self.service.memoryMiB >= 1024 && self.service.memoryMiB <= 4096 && self.service.memoryMiB % 1024 == 0) || (self.service.cpu == 1024 && self.service.memoryMiB >= 2048 && self.service.memoryMiB <= 8192 && self.service.memoryMiB % 1024 == 0) || (self.service.cpu == 2048 && self.service.memoryMiB >= 4096 && self.service.memoryMiB <= 16384 && self.service.memoryMiB % 1024 == 0) || (self.service.cpu == 4096 && self.service.memoryMiB >= 8192 && self.service.memoryMiB <= 30720 && self.service.memoryMiB % 1024 == 0)",message="service.memoryMiB is not a valid Fargate size for service.cpu",fieldPath=".service.memoryMiB"
 // +kubebuilder:validation:XValidation:rule="has(self.region) == has(oldSelf.region)",message="region cannot be added or removed after creation"
+// +kubebuilder:validation:XValidation:rule="self.database.applicationUsername != self.database.masterUsername",message="database.applicationUsername must differ from database.masterUsername: the cutover fences the application's role, never the master user that replicates",fieldPath=".database.applicationUsername"
 type PaymentMigrationSpec struct {
 	// EnvironmentSuffix is appended to every AWS name of the migration
 	// (for example rds-source-<suffix>) and names the stack TapStack<suffix>.
@@ -167,6 +168,19 @@ type DatabaseSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'rdsadmin', 'admin', 'rdsrepladmin'])",message="masterUsername must not be a name reserved by RDS for PostgreSQL"
 	// +optional
 	MasterUsername string `json:"masterUsername,omitempty"`
+
+	// ApplicationUsername is the role the payment service writes as, with its
+	// own generated secret. The cutover fences writes on this role only
+	// (ALTER ROLE ... SET default_transaction_read_only), which leaves the
+	// master user that DMS and the operator use free to replicate and to write
+	// the drain watermark. Immutable: the role holds the service's grants.
+	// +kubebuilder:default="payments_app"
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9_]*$`
+	// +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'rdsadmin', 'admin', 'rdsrepladmin', 'public'])",message="applicationUsername must not be a name reserved by RDS for PostgreSQL"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="applicationUsername is immutable"
+	// +optional
+	ApplicationUsername string `json:"applicationUsername,omitempty"`
 
 	// KMSKeyID encrypts storage with a customer managed key; by default the
 	// account's aws/rds key.
@@ -477,10 +491,59 @@ type CutoverSpec struct {
 	Gates GatesSpec `json:"gates"`
 
 	// AutoRollback sends traffic back to the source when a gate fails before the
-	// final flip.
+	// final flip. Off, the cutover holds where it is and says which gate failed.
 	// +kubebuilder:default=true
 	// +optional
 	AutoRollback *bool `json:"autoRollback,omitempty"`
+
+	// WriterRecordName is the label of the writer record (db -> db.<zone>), the
+	// one CNAME through which the payment service reaches its database. It
+	// points at the source until the flip and at the target after it: a single
+	// record cannot send writes to two databases.
+	// +kubebuilder:default="db"
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+	// +optional
+	WriterRecordName string `json:"writerRecordName,omitempty"`
+
+	// WriterRecordTTLSeconds of the writer record: how long a resolver may
+	// keep sending a new connection to the old database after the flip.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=300
+	// +optional
+	WriterRecordTTLSeconds int32 `json:"writerRecordTTLSeconds,omitempty"`
+
+	// FreezeTimeoutSeconds bounds the write freeze (fence to flip). When the
+	// flip has not happened by then, everything is undone and the migration
+	// rolls back to the source.
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=30
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	FreezeTimeoutSeconds int32 `json:"freezeTimeoutSeconds,omitempty"`
+
+	// FenceGraceSeconds is how long the freeze waits for the application's
+	// write transactions that were open when the fence went on, before it
+	// ends the application's sessions.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=60
+	// +optional
+	FenceGraceSeconds *int32 `json:"fenceGraceSeconds,omitempty"`
+
+	// ReversePath keeps a way back after the flip: a CDC task from the target
+	// to the source, started at the flip point. Without it, a rollback after
+	// the flip is refused.
+	// +kubebuilder:default=true
+	// +optional
+	ReversePath *bool `json:"reversePath,omitempty"`
+
+	// Abort rolls the cutover back: before the flip to the source at once,
+	// after it through the reverse path.
+	// +kubebuilder:default=false
+	// +optional
+	Abort bool `json:"abort,omitempty"`
 }
 
 // GatesSpec are the conditions that must hold before and during the cutover.
@@ -501,6 +564,15 @@ type GatesSpec struct {
 	// +kubebuilder:default=true
 	// +optional
 	RequireTargetHealthy *bool `json:"requireTargetHealthy,omitempty"`
+
+	// MaxSourceTransactionSeconds is the age above which an open write
+	// transaction on the source holds the cutover: the fence would wait for
+	// it, or end it (RDS Blue/Green's guardrail).
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	MaxSourceTransactionSeconds int32 `json:"maxSourceTransactionSeconds,omitempty"`
 }
 
 // AlertsSpec routes the stack's alarms.
@@ -539,6 +611,8 @@ const (
 	ConditionDataValidated      = "DataValidated"
 	ConditionTargetHealthy      = "TargetHealthy"
 	ConditionCutoverComplete    = "CutoverComplete"
+	// ConditionCutoverReady is the gates of the cutover, one line each.
+	ConditionCutoverReady = "CutoverReady"
 )
 
 // PaymentMigrationStatus is what the operator observed and did.
@@ -572,6 +646,9 @@ type PaymentMigrationStatus struct {
 	Replication *ReplicationStatus `json:"replication,omitempty"`
 	// +optional
 	Traffic *TrafficStatus `json:"traffic,omitempty"`
+	// Cutover is the cutover's progress and its intent log.
+	// +optional
+	Cutover *CutoverStatus `json:"cutover,omitempty"`
 	// Deletion is the progress of a deletion: the buckets are emptied in
 	// bounded batches, one batch per reconcile, so that a large bucket holds
 	// up no other migration.
@@ -704,6 +781,128 @@ type TrafficStatus struct {
 	LastStepTime *metav1.Time `json:"lastStepTime,omitempty"`
 }
 
+// CutoverState is where the cutover stands.
+// +kubebuilder:validation:Enum=Idle;Approved;Stepping;Freezing;Flipped;Completed;RollingBack;RolledBack;Held
+type CutoverState string
+
+// Side names one of the two databases.
+// +kubebuilder:validation:Enum=source;target
+type Side string
+
+// CutoverStatus is the cutover as the operator last recorded it. The
+// operator records each step before and after it acts (the intent log), and
+// decides from this record together with what it observes in AWS and the
+// databases, so a restart at any point continues where it stopped.
+type CutoverStatus struct {
+	// State of the cutover.
+	State CutoverState `json:"state"`
+	// Attempt counts cutover attempts; operation ids carry it.
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+	// Step is the index into the recorded steps last applied, -1 before the first.
+	Step int32 `json:"step"`
+	// Steps and ReversePath are the spec the attempt started with: a change
+	// during the attempt is held, never followed half-way.
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	Steps []int32 `json:"steps,omitempty"`
+	// +optional
+	ReversePath bool `json:"reversePath,omitempty"`
+	// Writer is the database the writer record points at, as last observed.
+	// +optional
+	Writer Side `json:"writer,omitempty"`
+	// Fenced lists the databases whose application role is fenced read-only.
+	// +kubebuilder:validation:MaxItems=2
+	// +listType=atomic
+	// +optional
+	Fenced []Side `json:"fenced,omitempty"`
+	// ApprovedAt and ApprovedBy record the approval of this attempt.
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ApprovedBy string `json:"approvedBy,omitempty"`
+	// LastStepTime is when the weights last changed.
+	// +optional
+	LastStepTime *metav1.Time `json:"lastStepTime,omitempty"`
+	// FreezeStartedAt is when the fence was requested; FlippedAt when the
+	// writer record reached the other side (INSYNC).
+	// +optional
+	FreezeStartedAt *metav1.Time `json:"freezeStartedAt,omitempty"`
+	// +optional
+	FlippedAt *metav1.Time `json:"flippedAt,omitempty"`
+	// FreezeMillis is the measured write freeze: fence set to flip in sync.
+	// +optional
+	FreezeMillis *int64 `json:"freezeMillis,omitempty"`
+	// Direction of the freeze in progress: forward (source to target) or
+	// reverse (a rollback after the flip).
+	// +kubebuilder:validation:Enum=forward;reverse
+	// +optional
+	Direction string `json:"direction,omitempty"`
+	// WatermarkID is the row written to drain replication in this freeze.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	WatermarkID string `json:"watermarkID,omitempty"`
+	// ReverseSlotLSN is where the reverse path starts: the consistent point of
+	// the logical replication slot created on the target just before the flip.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	ReverseSlotLSN string `json:"reverseSlotLSN,omitempty"`
+	// ReverseStartedAt is set before the reverse task's one and only start.
+	// +optional
+	ReverseStartedAt *metav1.Time `json:"reverseStartedAt,omitempty"`
+	// Reason the cutover rolled back or is held, CamelCase; Message says more.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Message string `json:"message,omitempty"`
+	// AwaitingReapproval is set by a rollback: the next attempt needs
+	// spec.cutover.approved to be seen false, then true again.
+	// +optional
+	AwaitingReapproval bool `json:"awaitingReapproval,omitempty"`
+	// Ledger is what the freeze measured on the databases.
+	// +optional
+	Ledger *CutoverLedger `json:"ledger,omitempty"`
+	// Intents is the intent log of the current attempt, oldest first.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Intents []CutoverIntent `json:"intents,omitempty"`
+}
+
+// CutoverIntent is one step of the cutover: written before it acts, and
+// completed after.
+type CutoverIntent struct {
+	// ID is attempt/operation, e.g. 2/fence-source.
+	// +kubebuilder:validation:MaxLength=64
+	ID      string      `json:"id"`
+	Started metav1.Time `json:"started"`
+	// +optional
+	Finished *metav1.Time `json:"finished,omitempty"`
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Note string `json:"note,omitempty"`
+}
+
+// CutoverLedger is what the freeze counted.
+type CutoverLedger struct {
+	// SessionsTerminated: the application's sessions ended by the fence.
+	// +optional
+	SessionsTerminated int32 `json:"sessionsTerminated,omitempty"`
+	// OpenWritesWaited: write transactions the fence waited for.
+	// +optional
+	OpenWritesWaited int32 `json:"openWritesWaited,omitempty"`
+	// DrainMillis: watermark written to watermark seen on the other side.
+	// +optional
+	DrainMillis *int64 `json:"drainMillis,omitempty"`
+	// SequencesSet: sequences moved past the other side's values.
+	// +optional
+	SequencesSet int32 `json:"sequencesSet,omitempty"`
+}
+
 // HistoryEntry is one transition of the migration.
 type HistoryEntry struct {
 	Time metav1.Time `json:"time"`
@@ -722,11 +921,15 @@ type HistoryEntry struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pm,categories=payments
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.cutover) || !(oldSelf.status.cutover.state in ['Approved', 'Stepping', 'Freezing', 'Flipped', 'RollingBack', 'Completed']) || (self.spec.cutover.steps == oldSelf.spec.cutover.steps && self.spec.cutover.reversePath == oldSelf.spec.cutover.reversePath)",message="spec.cutover.steps and spec.cutover.reversePath cannot change while a cutover is in progress or completed (status.cutover.state); abort or wait for it to end",fieldPath=".spec.cutover.steps"
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Stack",type=string,JSONPath=`.status.stack.status`
 // +kubebuilder:printcolumn:name="Replication",type=string,JSONPath=`.status.replication.taskStatus`
 // +kubebuilder:printcolumn:name="Lag",type=integer,JSONPath=`.status.replication.cdcLatencyTargetSeconds`
 // +kubebuilder:printcolumn:name="Target%",type=integer,JSONPath=`.status.traffic.targetWeight`
+// +kubebuilder:printcolumn:name="Cutover",type=string,JSONPath=`.status.cutover.state`
+// +kubebuilder:printcolumn:name="Writer",type=string,JSONPath=`.status.cutover.writer`
+// +kubebuilder:printcolumn:name="Gates",type=string,JSONPath=`.status.conditions[?(@.type=="CutoverReady")].reason`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Load%",type=integer,JSONPath=`.status.replication.fullLoadPercent`,priority=1,description="DMS full-load progress (kubectl get -o wide)"

@@ -108,6 +108,26 @@ func (n Names) DMSEndpoint(s Side) string { return n.sided("dms-endpoint", s) }
 // DMSTask is the full-load-and-CDC replication task identifier.
 func (n Names) DMSTask() string { return n.plain("dms-task") }
 
+// DMSReverseEndpoint is the endpoint identifier of a side for the reverse
+// path (target to source, used only after the flip).
+func (n Names) DMSReverseEndpoint(s Side) string { return n.sided("dms-reverse-endpoint", s) }
+
+// DMSReverseTask is the CDC-only task from the target back to the source.
+func (n Names) DMSReverseTask() string { return n.plain("dms-reverse-task") }
+
+// AppSecret holds the credentials of the role the payment service writes as
+// (host: the writer record).
+func (n Names) AppSecret() string { return n.plain("app-credentials") }
+
+// ReverseSlot is the logical replication slot the cutover creates on the
+// target just before the flip; the reverse task reads from it. Slot names
+// allow lowercase letters, digits and underscores, 63 at most.
+func (n Names) ReverseSlot() string { return "tapstack_reverse_" + n.Suffix }
+
+// WatermarkTable is the control table, in the replicated schema and the
+// task's mappings, into which the freeze writes its drain watermark.
+const WatermarkTable = "tapstack_cutover_watermark"
+
 // DMSSecretsRole lets the DMS endpoints read the database secrets.
 func (n Names) DMSSecretsRole() string { return n.plain("dms-secrets-access-role") }
 
@@ -173,6 +193,9 @@ func (n Names) All(accountID, longestAlarm, longestExport string) []Named {
 		{KindDMSInstance, n.DMSInstance()},
 		{KindDMSSubnetGroup, n.DMSSubnetGroup()},
 		{KindDMSTask, n.DMSTask()},
+		{KindDMSTask, n.DMSReverseTask()},
+		{KindSecret, n.AppSecret()},
+		{Kind{"PostgreSQL replication slot", 63}, n.ReverseSlot()},
 		{KindIAMRole, n.DMSSecretsRole()},
 		{KindIAMRole, n.DMSVPCRole()},
 		{KindIAMRole, n.DMSLogsRole()},
@@ -199,6 +222,7 @@ func (n Names) All(accountID, longestAlarm, longestExport string) []Named {
 			Named{KindDBParamGroup, n.DBParameterGroup(s)},
 			Named{KindSecret, n.DBSecret(s)},
 			Named{KindDMSEndpoint, n.DMSEndpoint(s)},
+			Named{KindDMSEndpoint, n.DMSReverseEndpoint(s)},
 		)
 	}
 	return out
