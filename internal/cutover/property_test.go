@@ -39,9 +39,9 @@ type sim struct {
 	// was accepted (its status lags).
 	reverseShownAt time.Time
 	reverseStarts  map[int32]int
-	flips         int
-	attempt       int32
-	log           []string
+	flips          int
+	attempt        int32
+	log            []string
 }
 
 type delivery struct {
