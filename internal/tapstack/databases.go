@@ -19,6 +19,7 @@ import (
 const (
 	idDBSubnetGroup    = "DatabaseSubnetGroup"
 	idDBMonitoringRole = "DatabaseMonitoringRole"
+	idAppSecret        = "AppDatabaseSecret"
 
 	postgresFamily = "postgres14"
 	// passwordExclusions are the characters RDS refuses in a master password
@@ -47,24 +48,20 @@ func (b *builder) databases() {
 	for _, s := range naming.Sides {
 		b.database(s)
 	}
+	b.add(idAppSecret, b.appSecret())
 }
 
 func (b *builder) database(s naming.Side) {
 	b.add(idDBParameterGroup(s), &rds.DBParameterGroup{
 		DBParameterGroupName: ptr(b.names.DBParameterGroup(s)),
-		Description:          parameterGroupDescription(s),
+		Description:          b.parameterGroupDescription(s),
 		Family:               postgresFamily,
-		Parameters:           parameterGroupSettings(s),
+		Parameters:           b.parameterGroupSettings(s),
 	})
 	b.add(idDBSecret(s), &secretsmanager.Secret{
-		Name:        ptr(b.names.DBSecret(s)),
-		Description: ptr(fmt.Sprintf("Master credentials of the %s payment database; host, port and dbname are added by the attachment", s)),
-		GenerateSecretString: &secretsmanager.Secret_GenerateSecretString{
-			SecretStringTemplate: ptr(b.secretTemplate()),
-			GenerateStringKey:    ptr("password"),
-			PasswordLength:       ptr(32),
-			ExcludeCharacters:    ptr(passwordExclusions),
-		},
+		Name:                 ptr(b.names.DBSecret(s)),
+		Description:          ptr(fmt.Sprintf("Master credentials of the %s payment database; host, port and dbname are added by the attachment", s)),
+		GenerateSecretString: generatedPassword(map[string]any{"username": b.spec.Database.MasterUsername}),
 	})
 	b.add(idDatabase(s), b.dbInstance(s))
 	// The attachment writes host, port, dbname and engine into the secret, which
@@ -76,29 +73,63 @@ func (b *builder) database(s naming.Side) {
 	})
 }
 
-// parameterGroupSettings: both sides force TLS; the source also enables logical
-// replication, without which DMS cannot capture changes (CDC).
-func parameterGroupSettings(s naming.Side) map[string]string {
+// parameterGroupSettings: both sides force TLS; the source enables logical
+// replication, without which DMS cannot capture changes (CDC), and so does the
+// target when the reverse path may capture its changes after the flip.
+func (b *builder) parameterGroupSettings(s naming.Side) map[string]string {
 	settings := map[string]string{"rds.force_ssl": "1"}
-	if s == naming.Source {
+	if s == naming.Source || b.reversePath() {
 		settings["rds.logical_replication"] = "1"
 	}
 	return settings
 }
 
-func parameterGroupDescription(s naming.Side) string {
-	if s == naming.Source {
+func (b *builder) parameterGroupDescription(s naming.Side) string {
+	switch {
+	case s == naming.Source:
 		return "Source payment database: TLS only, logical replication for DMS CDC"
+	case b.reversePath():
+		return "Target payment database: TLS only, logical replication for the reverse DMS CDC after the flip"
+	default:
+		return "Target payment database: TLS only"
 	}
-	return "Target payment database: TLS only"
 }
 
-func (b *builder) secretTemplate() string {
-	t, err := json.Marshal(map[string]string{"username": b.spec.Database.MasterUsername})
+// generatedPassword is the recipe of every generated database secret: the
+// fields of template plus a generated "password".
+func generatedPassword(template map[string]any) *secretsmanager.Secret_GenerateSecretString {
+	t, err := json.Marshal(template)
 	if err != nil {
-		panic(err) // a map of strings always marshals
+		panic(err) // strings and integers always marshal
 	}
-	return string(t)
+	return &secretsmanager.Secret_GenerateSecretString{
+		SecretStringTemplate: ptr(string(t)),
+		GenerateStringKey:    ptr("password"),
+		PasswordLength:       ptr(32),
+		ExcludeCharacters:    ptr(passwordExclusions),
+	}
+}
+
+// appSecret holds the credentials of the role the payment service writes as
+// (SPEC 4.2a): the cutover fences that role, never the master user that DMS
+// and the operator need during the freeze. Its host is the writer record, so
+// the service follows the flip by name resolution alone. The operator creates
+// the role with this password on both databases; no attachment, since the role
+// is not an RDS master and the attachment would overwrite host with the
+// instance's own address.
+func (b *builder) appSecret() *secretsmanager.Secret {
+	db := b.spec.Database
+	return &secretsmanager.Secret{
+		Name: ptr(b.names.AppSecret()),
+		Description: ptr(fmt.Sprintf("Credentials of %s, the database role of the payment service; host is the writer record %s",
+			db.ApplicationUsername, b.writerHost())),
+		GenerateSecretString: generatedPassword(map[string]any{
+			"username": db.ApplicationUsername,
+			"host":     b.writerHost(),
+			"port":     postgresPort,
+			"dbname":   db.DatabaseName,
+		}),
+	}
 }
 
 // dynamicRef is a CloudFormation dynamic reference to a key of a side's secret:

@@ -67,7 +67,16 @@ var variants = []variant{
 		s.Replication.Tables = []string{"ledger"}
 		s.Replication.Schema = "billing"
 	}},
+	{"no-reverse-path-custom-writer-record", func(s *v1alpha1.PaymentMigrationSpec) {
+		s.Cutover.ReversePath = ptr(false)
+		s.Cutover.WriterRecordName = "primary"
+		s.Cutover.WriterRecordTTLSeconds = 30
+		s.Database.ApplicationUsername = "ledger_svc"
+	}},
 }
+
+// noReversePath is the variant without the reverse path.
+var noReversePath = variants[4]
 
 func variantSpec(t testing.TB, v variant) (v1alpha1.PaymentMigrationSpec, string) {
 	spec := sampleSpec(t)
@@ -213,4 +222,54 @@ func walk(v any, path string, fn func(path string, v any)) {
 			walk(c, fmt.Sprintf("%s[%d]", path, i), fn)
 		}
 	}
+}
+
+// evaluate resolves what CloudFormation decides from parameter values alone:
+// Refs of template parameters (the given value, else the default), Fn::Equals
+// and Fn::If through the Conditions section. Everything else is kept as is.
+func (d doc) evaluate(t testing.TB, v any, params map[string]any) any {
+	t.Helper()
+	declared, _ := d["Parameters"].(map[string]any)
+	conditions, _ := d["Conditions"].(map[string]any)
+	var eval func(v any) any
+	eval = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if name, ok := x["Ref"].(string); ok && len(x) == 1 {
+				if p, isParam := declared[name]; isParam {
+					if value, given := params[name]; given {
+						return value
+					}
+					return at(p, "Default")
+				}
+				return x
+			}
+			if args, ok := x["Fn::Equals"].([]any); ok && len(x) == 1 {
+				return js(eval(args[0])) == js(eval(args[1]))
+			}
+			if args, ok := x["Fn::If"].([]any); ok && len(x) == 1 {
+				cond, found := conditions[args[0].(string)]
+				if !found {
+					t.Fatalf("Fn::If names unknown condition %v", args[0])
+				}
+				if eval(cond) == true {
+					return eval(args[1])
+				}
+				return eval(args[2])
+			}
+			out := map[string]any{}
+			for k, c := range x {
+				out[k] = eval(c)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, c := range x {
+				out[i] = eval(c)
+			}
+			return out
+		}
+		return v
+	}
+	return eval(v)
 }

@@ -17,6 +17,7 @@ import (
 var intrinsicNames = map[string]bool{
 	"Ref": true, "Fn::GetAtt": true, "Fn::Sub": true, "Fn::Join": true,
 	"Fn::Select": true, "Fn::Split": true, "Fn::Cidr": true, "Fn::GetAZs": true,
+	"Fn::If": true, "Fn::Equals": true,
 }
 
 func intrinsic(name string, args any) string {
@@ -59,6 +60,14 @@ func split(delimiter, source string) string {
 func cidr(ipBlock string, count, hostBits int) string {
 	return intrinsic("Fn::Cidr", []any{ipBlock, count, hostBits})
 }
+
+// fnIf is Fn::If over a condition of the template's Conditions section.
+func fnIf(condition, ifTrue, ifFalse string) string {
+	return intrinsic("Fn::If", []any{condition, ifTrue, ifFalse})
+}
+
+// equals is Fn::Equals, the body of a template condition.
+func equals(a, b string) string { return intrinsic("Fn::Equals", []any{a, b}) }
 
 // getAZs lists the availability zones of the stack's region.
 func getAZs() string { return intrinsic("Fn::GetAZs", "") }

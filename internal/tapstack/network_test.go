@@ -183,8 +183,15 @@ func TestRoute53HealthCheckPrefixListIsARequiredParameter(t *testing.T) {
 		if desc, _ := p["Description"].(string); !strings.Contains(desc, Route53HealthChecksPrefixList(region)) {
 			t.Errorf("%s: description %q does not name the prefix list", region, desc)
 		}
-		if n := len(d["Parameters"].(map[string]any)); n != 1 {
-			t.Errorf("%s: %d parameters, want 1", region, n)
+		// The only parameter without a default: the cutover state parameters
+		// default to the state before any cutover.
+		for name, other := range d["Parameters"].(map[string]any) {
+			if _, has := other.(map[string]any)["Default"]; name != ParamRoute53HealthCheckPrefixList && !has {
+				t.Errorf("%s: parameter %s has no default", region, name)
+			}
+		}
+		if n := len(d["Parameters"].(map[string]any)); n != 4 {
+			t.Errorf("%s: %d parameters, want the prefix list and the 3 cutover state parameters", region, n)
 		}
 	}
 	if got := Route53HealthChecksPrefixList("eu-central-1"); got != "com.amazonaws.eu-central-1.route53-healthchecks" {

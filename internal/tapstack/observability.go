@@ -3,10 +3,12 @@ package tapstack
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/awslabs/goformation/v7/cloudformation/cloudwatch"
 	"github.com/awslabs/goformation/v7/cloudformation/sns"
 
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 )
 
@@ -50,6 +52,18 @@ func (b *builder) observability() {
 		b.add(a.id, b.alarm(a))
 	}
 	b.add(idDashboard, &cloudwatch.Dashboard{DashboardName: ptr(b.names.Dashboard()), DashboardBody: b.dashboardBody()})
+}
+
+// AlarmNames are the names of the stack's alarms for spec, sorted: the
+// cutover's gate refuses to go on while any of them is in ALARM.
+func AlarmNames(spec v1alpha1.PaymentMigrationSpec) []string {
+	b := newBuilder(spec, "")
+	var names []string
+	for _, a := range b.alarms() {
+		names = append(names, b.names.Alarm(a.name))
+	}
+	sort.Strings(names)
+	return names
 }
 
 func dim(name, value string) cloudwatch.Alarm_Dimension {

@@ -2,8 +2,11 @@ package tapstack
 
 import (
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
 )
 
 // The task dimension is the resource id at the end of the task ARN, derived from
@@ -86,5 +89,19 @@ func TestEmailSubscriptionOnlyWhenAnAddressIsGiven(t *testing.T) {
 	spec, region := variantSpec(t, variants[1])
 	if ids := rendered(t, synth(t, spec, region)).ofType("AWS::SNS::Subscription"); len(ids) != 0 {
 		t.Errorf("subscriptions %v without alerts.email", ids)
+	}
+}
+
+// The cutover's alarm gate asks for exactly the alarms the stack has.
+func TestAlarmNamesAreTheTemplatesAlarms(t *testing.T) {
+	for _, v := range append([]variant{{"sample", func(*v1alpha1.PaymentMigrationSpec) {}}}, variants...) {
+		spec, region := variantSpec(t, v)
+		d := rendered(t, synth(t, spec, region))
+		var want []string
+		for _, id := range d.ofType("AWS::CloudWatch::Alarm") {
+			want = append(want, d.props(t, id)["AlarmName"].(string))
+		}
+		sort.Strings(want)
+		mustEqual(t, v.name, AlarmNames(spec), want)
 	}
 }

@@ -27,12 +27,21 @@ const (
 	OutputTargetDbSecretArn         = "TargetDbSecretArn"
 	OutputSourceBucketName          = "SourceBucketName"
 	OutputTargetBucketName          = "TargetBucketName"
+	OutputSourceDbEndpoint          = "SourceDbEndpoint"
+	OutputTargetDbEndpoint          = "TargetDbEndpoint"
+	OutputAppDbSecretArn            = "AppDbSecretArn"
+	OutputReverseDMSTaskArn         = "ReverseDMSTaskArn"
+	OutputHostedZoneID              = "HostedZoneId"
+	OutputHealthCheckID             = "HealthCheckId"
+	OutputWeightedRecordName        = "WeightedRecordName"
+	OutputWriterRecordName          = "WriterRecordName"
 )
 
 // The read-back outputs of each side.
 var (
 	dbInstanceIDOutput = map[naming.Side]string{naming.Source: OutputSourceDbInstanceID, naming.Target: OutputTargetDbInstanceID}
 	dbSecretArnOutput  = map[naming.Side]string{naming.Source: OutputSourceDbSecretArn, naming.Target: OutputTargetDbSecretArn}
+	dbEndpointOutput   = map[naming.Side]string{naming.Source: OutputSourceDbEndpoint, naming.Target: OutputTargetDbEndpoint}
 	bucketNameOutput   = map[naming.Side]string{naming.Source: OutputSourceBucketName, naming.Target: OutputTargetBucketName}
 )
 
@@ -77,11 +86,12 @@ func (b *builder) networkOutputs() {
 
 func (b *builder) databaseOutputs() {
 	for _, s := range naming.Sides {
-		side := sided(s, "")
 		b.output(dbInstanceIDOutput[s], fmt.Sprintf("RDS instance identifier of the %s database", s), ref(idDatabase(s)))
-		b.output(side+"DbEndpoint", fmt.Sprintf("Host name of the %s database (TLS required)", s), getAtt(idDatabase(s), "Endpoint.Address"))
+		b.output(dbEndpointOutput[s], fmt.Sprintf("Host name of the %s database (TLS required)", s), getAtt(idDatabase(s), "Endpoint.Address"))
 		b.output(dbSecretArnOutput[s], fmt.Sprintf("Secrets Manager secret with the %s database credentials, host, port and dbname", s), ref(idDBSecret(s)))
 	}
+	b.output(OutputAppDbSecretArn, fmt.Sprintf("Secrets Manager secret of %s, the payment service's database role (host: the writer record)",
+		b.spec.Database.ApplicationUsername), ref(idAppSecret))
 }
 
 func (b *builder) replicationOutputs() {
@@ -99,6 +109,33 @@ func (b *builder) replicationOutputs() {
 	b.output("DMSResumeTaskCommand", "Resumes a stopped task where it left off", sub(b.cli("dms", "start-replication-task",
 		"--replication-task-arn", task, "--start-replication-task-type", "resume-processing")))
 	b.output("DMSTableStatisticsCommand", "Per-table progress: rows loaded, inserts, updates, deletes, validation state", sub(b.cli("dms", "describe-table-statistics",
+		"--replication-task-arn", task)))
+	if b.reversePath() {
+		b.reverseReplicationOutputs()
+	}
+}
+
+// reverseSlotLSN is the shell parameter the reverse start command reads its
+// start position from: the command stays runnable as printed, and refuses to
+// run until the position is set. Fn::Sub prints ${!...} as ${...}.
+const reverseSlotLSN = "REVERSE_SLOT_LSN"
+
+func (b *builder) reverseReplicationOutputs() {
+	task := "${" + idDmsReverseTask + "}"
+	b.output("ReverseDMSSourceEndpointArn", "Reverse path: DMS endpoint that reads the target database (slot "+b.names.ReverseSlot()+")",
+		ref(idDmsReverseEndpoint(naming.Source)))
+	b.output("ReverseDMSTargetEndpointArn", "Reverse path: DMS endpoint that writes into the source database",
+		ref(idDmsReverseEndpoint(naming.Target)))
+	b.output(OutputReverseDMSTaskArn, "Reverse path: CDC-only task from the target back to the source, created stopped", ref(idDmsReverseTask))
+	b.output("ReverseDMSTaskStatusCommand", "Prints the reverse task status (ready until a rollback after the flip starts it)",
+		sub(b.cli("dms", "describe-replication-tasks",
+			"--filters", "Name=replication-task-arn,Values="+task, "--query", "'ReplicationTasks[0].Status'", "--output", "text")))
+	b.output("ReverseDMSStartTaskCommand", fmt.Sprintf("For a rollback after the flip only: starts the reverse task at the flip point. "+
+		"Set %s to the consistent point of slot %s (status.cutover.reverseSlotLSN) first", reverseSlotLSN, b.names.ReverseSlot()),
+		sub(b.cli("dms", "start-replication-task",
+			"--replication-task-arn", task, "--start-replication-task-type", "start-replication",
+			"--cdc-start-position", fmt.Sprintf(`"${!%s:?set %s to status.cutover.reverseSlotLSN}"`, reverseSlotLSN, reverseSlotLSN))))
+	b.output("ReverseDMSStopTaskCommand", "Stops the reverse task", sub(b.cli("dms", "stop-replication-task",
 		"--replication-task-arn", task)))
 }
 
@@ -118,9 +155,10 @@ func (b *builder) serviceOutputs() {
 }
 
 func (b *builder) trafficOutputs() {
-	b.output("HostedZoneId", "Private hosted zone "+b.spec.Traffic.HostedZoneName, ref(idHostedZone))
-	b.output("WeightedRecordName", "Name clients resolve; its weighted records move during the cutover", b.weightedName())
-	b.output("HealthCheckId", "Route 53 health check of the ALB", ref(idHealthCheck))
+	b.output(OutputHostedZoneID, "Private hosted zone "+b.spec.Traffic.HostedZoneName, ref(idHostedZone))
+	b.output(OutputWeightedRecordName, "Name clients resolve; its weighted records move during the cutover", b.weightedName())
+	b.output(OutputWriterRecordName, "The one name through which the payment service reaches the database that accepts writes", b.writerName())
+	b.output(OutputHealthCheckID, "Route 53 health check of the ALB", ref(idHealthCheck))
 	b.output("HealthCheckStatusCommand", "Prints what the Route 53 health checkers currently see", sub(b.cli("route53", "get-health-check-status",
 		"--health-check-id", "${"+idHealthCheck+"}")))
 	for _, s := range naming.Sides {
@@ -138,6 +176,10 @@ func (b *builder) cutoverOutputs() {
 	}
 	b.output("Route53RollbackToSourceCommand", "Rollback: all traffic back to the source",
 		b.shiftCommand(initialSourceWeight, initialTargetWeight, "rollback: all traffic to the source"))
+	b.output("Route53WriterToTargetCommand", fmt.Sprintf("The flip: points the writer record %s at the target database. "+
+		"Only with the source fenced and drained", b.writerName()), b.writerCommand(naming.Target))
+	b.output("Route53WriterToSourceCommand", fmt.Sprintf("Points the writer record %s back at the source database. "+
+		"After the flip, only with the target fenced and the reverse task drained", b.writerName()), b.writerCommand(naming.Source))
 }
 
 type changeBatch struct {
@@ -150,12 +192,20 @@ type change struct {
 	ResourceRecordSet resourceRecordSet `json:"ResourceRecordSet"`
 }
 
+// resourceRecordSet is either a weighted alias record (SetIdentifier, Weight,
+// AliasTarget) or the writer record (TTL, ResourceRecords).
 type resourceRecordSet struct {
-	Name          string      `json:"Name"`
-	Type          string      `json:"Type"`
-	SetIdentifier string      `json:"SetIdentifier"`
-	Weight        int         `json:"Weight"`
-	AliasTarget   aliasTarget `json:"AliasTarget"`
+	Name            string           `json:"Name"`
+	Type            string           `json:"Type"`
+	SetIdentifier   string           `json:"SetIdentifier,omitempty"`
+	Weight          *int             `json:"Weight,omitempty"`
+	AliasTarget     *aliasTarget     `json:"AliasTarget,omitempty"`
+	TTL             int              `json:"TTL,omitempty"`
+	ResourceRecords []resourceRecord `json:"ResourceRecords,omitempty"`
+}
+
+type resourceRecord struct {
+	Value string `json:"Value"`
 }
 
 type aliasTarget struct {
@@ -173,10 +223,26 @@ func (b *builder) shiftCommand(sourceWeight, targetWeight int, comment string) s
 	for _, s := range naming.Sides {
 		alias := b.sideAlias(s)
 		batch.Changes = append(batch.Changes, change{Action: "UPSERT", ResourceRecordSet: resourceRecordSet{
-			Name: b.weightedName(), Type: "A", SetIdentifier: string(s), Weight: weights[s],
-			AliasTarget: aliasTarget{HostedZoneID: "${" + idHostedZone + "}", DNSName: alias.DNSName, EvaluateTargetHealth: *alias.EvaluateTargetHealth},
+			Name: b.weightedName(), Type: "A", SetIdentifier: string(s), Weight: ptr(weights[s]),
+			AliasTarget: &aliasTarget{HostedZoneID: "${" + idHostedZone + "}", DNSName: alias.DNSName, EvaluateTargetHealth: *alias.EvaluateTargetHealth},
 		}})
 	}
+	return b.changeCommand(batch)
+}
+
+// writerCommand UPSERTs the writer record with the address of side's database,
+// exactly as writerRecord renders it for WriterSide=side.
+func (b *builder) writerCommand(s naming.Side) string {
+	return b.changeCommand(changeBatch{
+		Comment: fmt.Sprintf("writer record to the %s database", s),
+		Changes: []change{{Action: "UPSERT", ResourceRecordSet: resourceRecordSet{
+			Name: b.writerName(), Type: "CNAME", TTL: int(b.spec.Cutover.WriterRecordTTLSeconds),
+			ResourceRecords: []resourceRecord{{Value: "${" + idDatabase(s) + ".Endpoint.Address}"}},
+		}}},
+	})
+}
+
+func (b *builder) changeCommand(batch changeBatch) string {
 	js, err := json.Marshal(batch)
 	if err != nil {
 		panic(err) // typed change batch always marshals
@@ -193,17 +259,26 @@ func (b *builder) observabilityOutputs() {
 
 // runbookOutputs are the ordered steps; the names sort in order.
 func (b *builder) runbookOutputs() {
+	logical, freezeEnd, after := "the source parameter group", "", "After the final step: keep replication until the target is confirmed, then run DMSStopTaskCommand."
+	if b.reversePath() {
+		logical = "the source and target parameter groups"
+		freezeEnd = " Stop the forward task, create slot " + b.names.ReverseSlot() + " (test_decoding) on the target and record its LSN for ReverseDMSStartTaskCommand."
+		after = "After the final step: run DMSStopTaskCommand; a rollback after the flip fences the target, starts ReverseDMSStartTaskCommand, drains it by watermark and runs Route53WriterToSourceCommand."
+	}
 	steps := []string{
 		"Wait for the stack to reach CREATE_COMPLETE; read these outputs.",
-		"Preflight: on the source parameter group rds.logical_replication=1 must be in sync (reboot the source if pending-reboot); test both DMS endpoint connections.",
+		fmt.Sprintf("Preflight: on %s rds.logical_replication=1 must be in sync (reboot if pending-reboot); test the DMS endpoint connections.", logical),
 		"Start replication: run DMSStartTaskCommand; follow DMSTaskStatusCommand and DMSTableStatisticsCommand until the full load is complete and CDC is running.",
 		fmt.Sprintf("Gates: CDC latency (dashboard DashboardUrl) under %ds for %d consecutive samples, validation without failed records, HealthCheckStatusCommand healthy, no alarm on AlarmTopicArn.",
 			b.spec.Replication.LagThresholdSeconds, b.spec.Cutover.Gates.ConsecutiveLagSamples),
 		fmt.Sprintf("Shift traffic with the Route53Step<N>PercentCommand outputs in order (%v), at least %ds apart, re-checking the gates before each.",
 			b.spec.Cutover.Steps, b.spec.Cutover.StepIntervalSeconds),
-		"Before the final step: fence writes on the source, wait until the target latency is ~0 with no incoming changes, move the target sequences past the source's.",
+		fmt.Sprintf("The freeze, before the final step: fence role %s on the source (ALTER ROLE ... SET default_transaction_read_only = on, end its sessions), "+
+			"drain by a watermark row in %s.%s until it is on the target, move the target sequences past the source's.%s "+
+			"Then run Route53WriterToTargetCommand and the final step.",
+			b.spec.Database.ApplicationUsername, b.spec.Replication.Schema, naming.WatermarkTable, freezeEnd),
 		"Any gate failing before the final step: run Route53RollbackToSourceCommand and lift the fence.",
-		"After the final step: keep replication until the target is confirmed, then run DMSStopTaskCommand.",
+		after,
 	}
 	for i, step := range steps {
 		b.output(fmt.Sprintf("RunbookStep%02d", i+1), fmt.Sprintf("Migration runbook, step %d of %d", i+1, len(steps)), step)

@@ -85,9 +85,12 @@ func TestRunbookStepsAreOrdered(t *testing.T) {
 // references replaced by values of the right shape, as CloudFormation would.
 func commands(t *testing.T, d doc) map[string]string {
 	fake := map[string]string{
-		idDmsTask:     "arn:aws:dms:us-east-1:123456789012:task:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-		idHostedZone:  "Z0123456789ABCDEFGHIJ",
-		idHealthCheck: "8f0e1f4c-6a9b-4d2e-9c3a-5b7d0e2f1a6c",
+		idDmsTask:                         "arn:aws:dms:us-east-1:123456789012:task:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+		idDmsReverseTask:                  "arn:aws:dms:us-east-1:123456789012:task:ZYXWVUTSRQPONMLKJIHGFEDCBA",
+		idHostedZone:                      "Z0123456789ABCDEFGHIJ",
+		idHealthCheck:                     "8f0e1f4c-6a9b-4d2e-9c3a-5b7d0e2f1a6c",
+		"SourceDatabase.Endpoint.Address": "rds-source-pr6185.abcdefghijkl.us-east-1.rds.amazonaws.com",
+		"TargetDatabase.Endpoint.Address": "rds-target-pr6185.abcdefghijkl.us-east-1.rds.amazonaws.com",
 	}
 	out := map[string]string{}
 	for name, o := range d.outputs() {
@@ -102,7 +105,7 @@ func commands(t *testing.T, d doc) map[string]string {
 			}
 			format = strings.ReplaceAll(format, "${"+r+"}", v)
 		}
-		out[name] = format
+		out[name] = strings.ReplaceAll(format, "${!", "${") // Fn::Sub's literal escape
 	}
 	return out
 }
@@ -220,6 +223,9 @@ func TestChangeBatchesMatchTheWeightedRecordsAndSumTo100(t *testing.T) {
 		if err := json.Unmarshal([]byte(batch), &cb); err != nil {
 			t.Fatal(err)
 		}
+		if len(cb.Changes) > 0 && cb.Changes[0].ResourceRecordSet.Type == "CNAME" {
+			continue // the writer record, see TestWriterCommandsUpsertExactlyTheWriterRecord
+		}
 		sum := 0
 		for i, c := range cb.Changes {
 			rec := d.props(t, []string{"SourceWeightedRecord", "TargetWeightedRecord"}[i])
@@ -228,7 +234,10 @@ func TestChangeBatchesMatchTheWeightedRecordsAndSumTo100(t *testing.T) {
 			mustEqual(t, name+" record", []any{rrs.Name, rrs.Type, rrs.SetIdentifier, rrs.AliasTarget.DNSName, rrs.AliasTarget.EvaluateTargetHealth},
 				[]any{rec["Name"], rec["Type"], rec["SetIdentifier"], at(rec, "AliasTarget", "DNSName"), at(rec, "AliasTarget", "EvaluateTargetHealth")})
 			mustEqual(t, name+" alias zone", rrs.AliasTarget.HostedZoneID, flags["--hosted-zone-id"])
-			sum += rrs.Weight
+			if rrs.Weight == nil {
+				t.Fatalf("%s: change without a weight", name)
+			}
+			sum += *rrs.Weight
 		}
 		if len(cb.Changes) != 2 || sum != 100 {
 			t.Errorf("%s: %d changes with weights summing to %d", name, len(cb.Changes), sum)
@@ -282,6 +291,14 @@ func TestReadBackOutputKeysNameTheirOutputs(t *testing.T) {
 		OutputTargetDbSecretArn:         refTo(idDBSecret("target")),
 		OutputSourceBucketName:          refTo(idBucket("source")),
 		OutputTargetBucketName:          refTo(idBucket("target")),
+		OutputAppDbSecretArn:            refTo(idAppSecret),
+		OutputReverseDMSTaskArn:         refTo(idDmsReverseTask),
+		OutputSourceDbEndpoint:          getAttOf(idDatabase("source"), "Endpoint.Address"),
+		OutputTargetDbEndpoint:          getAttOf(idDatabase("target"), "Endpoint.Address"),
+		OutputHostedZoneID:              refTo(idHostedZone),
+		OutputHealthCheckID:             refTo(idHealthCheck),
+		OutputWeightedRecordName:        "api.payments.internal.",
+		OutputWriterRecordName:          "db.payments.internal.",
 	}
 	for key, v := range want {
 		if _, ok := outputs[key]; !ok {
@@ -289,5 +306,46 @@ func TestReadBackOutputKeysNameTheirOutputs(t *testing.T) {
 			continue
 		}
 		mustEqual(t, key, outputs[key]["Value"], v)
+	}
+}
+
+// Each writer command UPSERTs the one writer record exactly as the template
+// renders it for that WriterSide (name, type, TTL, the side's address), so
+// Route 53 replaces the record rather than refusing a second CNAME.
+func TestWriterCommandsUpsertExactlyTheWriterRecord(t *testing.T) {
+	spec, region := variantSpec(t, noReversePath)
+	for _, c := range []struct {
+		name string
+		d    doc
+	}{{"sample", sampleDoc(t)}, {"custom writer record", rendered(t, synth(t, spec, region))}} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := c.d.props(t, idWriterRecord)
+			cmds := commands(t, c.d)
+			for output, side := range map[string]string{"Route53WriterToSourceCommand": "source", "Route53WriterToTargetCommand": "target"} {
+				_, flags := parseCommand(t, cmds[output])
+				mustEqual(t, output+" zone", flags["--hosted-zone-id"], "Z0123456789ABCDEFGHIJ")
+				var cb changeBatch
+				if err := json.Unmarshal([]byte(flags["--change-batch"]), &cb); err != nil {
+					t.Fatalf("%s: %v", output, err)
+				}
+				if len(cb.Changes) != 1 {
+					t.Fatalf("%s: %d changes, want the writer record only", output, len(cb.Changes))
+				}
+				rrs := cb.Changes[0].ResourceRecordSet
+				mustEqual(t, output+" action", cb.Changes[0].Action, "UPSERT")
+				mustEqual(t, output+" record", []any{rrs.Name, rrs.Type, fmt.Sprint(rrs.TTL), rrs.SetIdentifier, rrs.Weight, rrs.AliasTarget},
+					[]any{rec["Name"], "CNAME", rec["TTL"], "", nil, nil})
+				// The printed value is the address the template's record takes for that side.
+				address := c.d.evaluate(t, rec["ResourceRecords"], map[string]any{ParamWriterSide: side}).([]any)[0]
+				dbID := at(address, "Fn::GetAtt", 0).(string)
+				mustEqual(t, output+" value", rrs.ResourceRecords, []resourceRecord{{Value: map[string]string{
+					"SourceDatabase": "rds-source-pr6185.abcdefghijkl.us-east-1.rds.amazonaws.com",
+					"TargetDatabase": "rds-target-pr6185.abcdefghijkl.us-east-1.rds.amazonaws.com",
+				}[dbID]}})
+				if !strings.HasPrefix(dbID, strings.ToUpper(side[:1])+side[1:]) {
+					t.Errorf("%s points at %s", output, dbID)
+				}
+			}
+		})
 	}
 }

@@ -20,9 +20,29 @@ const (
 	idDmsSubnetGroup        = "DmsReplicationSubnetGroup"
 	idDmsInstance           = "DmsReplicationInstance"
 	idDmsTask               = "DmsReplicationTask"
+	idDmsReverseTask        = "DmsReverseReplicationTask"
+
+	// reversePlugin is DMS's name of PostgreSQL's test_decoding output plugin,
+	// the plugin of the slot the cutover creates on the target at the flip.
+	reversePlugin = "test-decoding"
 )
 
 func idDmsEndpoint(s naming.Side) string { return sided(s, "DmsEndpoint") }
+
+// idDmsReverseEndpoint is named by the endpoint's DMS role on the reverse
+// path: SourceDmsReverseEndpoint reads the target database,
+// TargetDmsReverseEndpoint writes into the source database.
+func idDmsReverseEndpoint(endpointType naming.Side) string {
+	return sided(endpointType, "DmsReverseEndpoint")
+}
+
+// other is the opposite side.
+func other(s naming.Side) naming.Side {
+	if s == naming.Source {
+		return naming.Target
+	}
+	return naming.Source
+}
 
 func (b *builder) replication() {
 	if b.createServiceRoles() {
@@ -60,9 +80,12 @@ func (b *builder) replication() {
 		AllowMajorVersionUpgrade: ptr(false),
 	})
 	for _, s := range naming.Sides {
-		b.add(idDmsEndpoint(s), b.dmsEndpoint(s))
+		b.add(idDmsEndpoint(s), b.dmsEndpoint(b.names.DMSEndpoint(s), s, s))
 	}
 	b.add(idDmsTask, b.dmsTask())
+	if b.reversePath() {
+		b.reverseReplication()
+	}
 }
 
 // dmsTrust trusts both forms of the DMS service principal: AWS documents the
@@ -84,39 +107,70 @@ func (b *builder) dmsServiceRoles() {
 		[]string{managedPolicy("service-role/AmazonDMSCloudWatchLogsRole")}))
 }
 
-// dmsEndpoint reaches a database only through its secret: no server name, port,
-// user name or password property, so a rotated password needs no stack update.
-func (b *builder) dmsEndpoint(s naming.Side) *dms.Endpoint {
+// dmsEndpoint is the endpoint of type endpointType on database db. It reaches
+// the database only through its master secret: no server name, port, user name
+// or password property, so a rotated password needs no stack update.
+func (b *builder) dmsEndpoint(identifier string, endpointType, db naming.Side) *dms.Endpoint {
 	return &dms.Endpoint{
-		EndpointIdentifier: ptr(b.names.DMSEndpoint(s)),
-		EndpointType:       string(s),
+		EndpointIdentifier: ptr(identifier),
+		EndpointType:       string(endpointType),
 		EngineName:         "postgres",
 		DatabaseName:       ptr(b.spec.Database.DatabaseName),
 		SslMode:            ptr("require"),
 		PostgreSqlSettings: &dms.Endpoint_PostgreSqlSettings{
-			SecretsManagerSecretId:      ptr(ref(idDBSecret(s))),
+			SecretsManagerSecretId:      ptr(ref(idDBSecret(db))),
 			SecretsManagerAccessRoleArn: ptr(getAtt(idDmsSecretsAccessRole, "Arn")),
 		},
 		// The secret holds host and port only once the attachment has run.
-		AWSCloudFormationDependsOn: []string{idDBSecretAttachment(s)},
+		AWSCloudFormationDependsOn: []string{idDBSecretAttachment(db)},
 	}
 }
 
 func (b *builder) dmsTask() *dms.ReplicationTask {
+	return b.replicationTask(b.names.DMSTask(), b.spec.Replication.MigrationType,
+		idDmsEndpoint(naming.Source), idDmsEndpoint(naming.Target), b.validation())
+}
+
+func (b *builder) replicationTask(identifier string, migrationType paymentsv1alpha1.MigrationType, source, target string, validation bool) *dms.ReplicationTask {
 	task := &dms.ReplicationTask{
-		ReplicationTaskIdentifier: ptr(b.names.DMSTask()),
-		MigrationType:             string(b.spec.Replication.MigrationType),
+		ReplicationTaskIdentifier: ptr(identifier),
+		MigrationType:             string(migrationType),
 		ReplicationInstanceArn:    ref(idDmsInstance),
-		SourceEndpointArn:         ref(idDmsEndpoint(naming.Source)),
-		TargetEndpointArn:         ref(idDmsEndpoint(naming.Target)),
+		SourceEndpointArn:         ref(source),
+		TargetEndpointArn:         ref(target),
 		TableMappings:             mustJSON(b.tableMappings()),
-		ReplicationTaskSettings:   ptr(mustJSON(b.taskSettings())),
+		ReplicationTaskSettings:   ptr(mustJSON(b.taskSettings(validation))),
 	}
 	if b.createServiceRoles() {
 		// Task logging goes through dms-cloudwatch-logs-role.
 		task.AWSCloudFormationDependsOn = []string{idDmsCloudWatchLogsRole}
 	}
 	return task
+}
+
+// reverseReplication is the way back after the flip (SPEC 4.2d): endpoints of
+// their own, from the target database to the source database, and a CDC-only
+// task that CloudFormation creates stopped. The cutover creates the slot on
+// the target just before the flip and starts the task from the slot's
+// consistent point, so every target write after the flip reaches the fenced
+// source. The Secrets Manager access role already reads both master secrets.
+func (b *builder) reverseReplication() {
+	for _, endpointType := range naming.Sides {
+		ep := b.dmsEndpoint(b.names.DMSReverseEndpoint(endpointType), endpointType, other(endpointType))
+		if endpointType == naming.Source {
+			// DMS reads the slot the cutover created instead of creating its
+			// own, which would start after the flip point.
+			ep.PostgreSqlSettings.SlotName = ptr(b.names.ReverseSlot())
+			ep.PostgreSqlSettings.PluginName = ptr(reversePlugin)
+		}
+		b.add(idDmsReverseEndpoint(endpointType), ep)
+	}
+	// Validation is off: the task only streams changes from the flip point,
+	// while DMS validation compares whole tables, here those of a source that
+	// is behind by design until a rollback drains the task by watermark. The
+	// forward task validated the copy before the flip.
+	b.add(idDmsReverseTask, b.replicationTask(b.names.DMSReverseTask(), paymentsv1alpha1.MigrationTypeCDC,
+		idDmsReverseEndpoint(naming.Source), idDmsReverseEndpoint(naming.Target), false))
 }
 
 type tableMappings struct {
@@ -136,18 +190,25 @@ type objectLocator struct {
 	TableName  string `json:"table-name"`
 }
 
-// tableMappings selects exactly the payment tables of spec.replication.
+// tableMappings selects exactly the payment tables of spec.replication and
+// the cutover's watermark table: the freeze writes a row into it on one side
+// and waits for that row on the other, which proves every payment committed
+// before it has been applied.
 func (b *builder) tableMappings() tableMappings {
 	var m tableMappings
-	for i, table := range b.spec.Replication.Tables {
+	include := func(name, table string) {
 		m.Rules = append(m.Rules, selectionRule{
 			RuleType:      "selection",
-			RuleID:        fmt.Sprint(i + 1),
-			RuleName:      fmt.Sprintf("include-%d", i+1),
+			RuleID:        fmt.Sprint(len(m.Rules) + 1),
+			RuleName:      name,
 			ObjectLocator: objectLocator{SchemaName: b.spec.Replication.Schema, TableName: table},
 			RuleAction:    "include",
 		})
 	}
+	for i, table := range b.spec.Replication.Tables {
+		include(fmt.Sprintf("include-%d", i+1), table)
+	}
+	include("include-cutover-watermark", naming.WatermarkTable)
 	return m
 }
 
@@ -199,7 +260,7 @@ type validationSettings struct {
 	FailureMaxCount  int    `json:"FailureMaxCount"`
 }
 
-func (b *builder) taskSettings() taskSettings {
+func (b *builder) taskSettings(validation bool) taskSettings {
 	components := []string{"SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD", "TASK_MANAGER", "VALIDATOR_EXT"}
 	var logs []logComponent
 	for _, c := range components {
@@ -214,7 +275,7 @@ func (b *builder) taskSettings() taskSettings {
 		// stored twice.
 		FullLoadSettings:   fullLoadSettings{TargetTablePrepMode: "DO_NOTHING", MaxFullLoadSubTasks: 8},
 		Logging:            logging{EnableLogging: true, LogComponents: logs},
-		ValidationSettings: validationSettings{EnableValidation: b.validation(), ValidationMode: "ROW_LEVEL", ThreadCount: 5, FailureMaxCount: 10000},
+		ValidationSettings: validationSettings{EnableValidation: validation, ValidationMode: "ROW_LEVEL", ThreadCount: 5, FailureMaxCount: 10000},
 	}
 }
 

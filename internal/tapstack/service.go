@@ -44,11 +44,13 @@ func (b *builder) service() {
 	})
 	b.add(idServiceLogGroup, &logs.LogGroup{LogGroupName: ptr(b.names.LogGroup()), RetentionInDays: ptr(logRetentionDays)})
 	b.add(idTaskExecutionRole, role(b.names.ExecutionRole(),
-		"ECS agent: pull the image and write container logs",
+		"ECS agent: pull the image, write container logs, inject the service's database credentials",
 		trust("ecs-tasks.amazonaws.com"),
-		[]string{managedPolicy("service-role/AmazonECSTaskExecutionRolePolicy")}))
+		[]string{managedPolicy("service-role/AmazonECSTaskExecutionRolePolicy")},
+		inlinePolicy("read-app-database-secret", policy(allow(
+			[]string{"secretsmanager:GetSecretValue"}, ref(idAppSecret))))))
 	b.add(idTaskRole, role(b.names.TaskRole(),
-		"Payment service: read the two database secrets, read and write the two buckets",
+		"Payment service: read and write the two buckets",
 		trust("ecs-tasks.amazonaws.com"), nil,
 		inlinePolicy("payments-data-access", b.taskPolicy())))
 	b.add(idTaskDefinition, b.taskDefinition())
@@ -57,7 +59,10 @@ func (b *builder) service() {
 	b.autoScaling()
 }
 
-// taskPolicy grants exactly the two secrets and the two buckets.
+// taskPolicy grants exactly the two buckets. No master secret: the service
+// writes as its own role (SPEC 4.2a), since the cutover fences that role and
+// must leave the master user free to replicate and drain; credentials it could
+// read it could also use to write past the fence.
 func (b *builder) taskPolicy() policyDocument {
 	var buckets, objects []string
 	for _, s := range naming.Sides {
@@ -65,7 +70,6 @@ func (b *builder) taskPolicy() policyDocument {
 		objects = append(objects, b.bucketARN(s, "/*"))
 	}
 	return policy(
-		secretReadStatement(),
 		allow([]string{"s3:ListBucket"}, buckets...),
 		allow([]string{"s3:GetObject", "s3:PutObject"}, objects...),
 	)
@@ -74,11 +78,20 @@ func (b *builder) taskPolicy() policyDocument {
 func (b *builder) taskDefinition() *ecs.TaskDefinition {
 	svc := b.spec.Service
 	env := []ecs.TaskDefinition_KeyValuePair{
-		// Secret ARNs, not secret values: the service reads them with its task role.
-		{Name: ptr("SOURCE_DB_SECRET_ARN"), Value: ptr(ref(idDBSecret(naming.Source)))},
-		{Name: ptr("TARGET_DB_SECRET_ARN"), Value: ptr(ref(idDBSecret(naming.Target)))},
+		// The writer record, never an instance address: the flip then moves
+		// the service by name resolution, and a session the fence ends
+		// reconnects to whichever database accepts writes.
+		{Name: ptr("DB_HOST"), Value: ptr(b.writerHost())},
+		{Name: ptr("DB_PORT"), Value: ptr(strconv.Itoa(postgresPort))},
+		{Name: ptr("DB_NAME"), Value: ptr(b.spec.Database.DatabaseName)},
 		{Name: ptr("SOURCE_BUCKET"), Value: ptr(ref(idBucket(naming.Source)))},
 		{Name: ptr("TARGET_BUCKET"), Value: ptr(ref(idBucket(naming.Target)))},
+	}
+	// The ECS agent resolves these with the execution role when the task
+	// starts; the task role never sees a secret.
+	secrets := []ecs.TaskDefinition_Secret{
+		{Name: "DB_USER", ValueFrom: appSecretKey("username")},
+		{Name: "DB_PASSWORD", ValueFrom: appSecretKey("password")},
 	}
 	return &ecs.TaskDefinition{
 		Family:                  ptr(b.names.TaskFamily()),
@@ -94,6 +107,7 @@ func (b *builder) taskDefinition() *ecs.TaskDefinition {
 			Essential:    ptr(true),
 			PortMappings: []ecs.TaskDefinition_PortMapping{{ContainerPort: ptr(int(svc.Port)), Protocol: ptr("tcp")}},
 			Environment:  env,
+			Secrets:      secrets,
 			LogConfiguration: &ecs.TaskDefinition_LogConfiguration{
 				LogDriver: "awslogs",
 				Options: map[string]string{
@@ -104,6 +118,12 @@ func (b *builder) taskDefinition() *ecs.TaskDefinition {
 			},
 		}},
 	}
+}
+
+// appSecretKey is the ECS valueFrom of one JSON key of the app secret
+// (<arn>:<key>:<version stage>:<version id>, empty for the current version).
+func appSecretKey(key string) string {
+	return sub(fmt.Sprintf("${%s}:%s::", idAppSecret, key))
 }
 
 func (b *builder) loadBalancing() {

@@ -1,7 +1,10 @@
 package tapstack
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/tapstack/payment-migration-operator/internal/naming"
 )
 
 // spec.service.port is the one port: container, target group, listener, security
@@ -79,7 +82,10 @@ func TestAutoScalingTracksCPU70AndMemory80Between2And10(t *testing.T) {
 	}
 }
 
-// The task role grants the two DB secrets and the two buckets, nothing more.
+// The task role grants the two buckets, nothing more. It no longer reads the
+// master secrets: the service writes as its own role, with its own secret,
+// never as the master user (SPEC 4.2a), because the cutover fences that role
+// and needs the master user free for replication and the drain watermark.
 func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 	stmts := at(sampleDoc(t).props(t, idTaskRole), "Policies", 0, "PolicyDocument", "Statement").([]any)
 	var actions []any
@@ -92,5 +98,61 @@ func TestTaskRoleIsLeastPrivilege(t *testing.T) {
 		}
 		actions = append(actions, at(s, "Action").([]any)...)
 	}
-	mustEqual(t, "actions", actions, []any{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "s3:ListBucket", "s3:GetObject", "s3:PutObject"})
+	mustEqual(t, "actions", actions, []any{"s3:ListBucket", "s3:GetObject", "s3:PutObject"})
+}
+
+// No role of the service, nor its task definition, reaches a master secret.
+func TestServiceNeverHoldsTheMasterCredentials(t *testing.T) {
+	d := sampleDoc(t)
+	for _, id := range []string{idTaskRole, idTaskExecutionRole, idTaskDefinition} {
+		text := js(d.props(t, id))
+		for _, s := range naming.Sides {
+			if strings.Contains(text, `"`+idDBSecret(s)+`"`) || strings.Contains(text, "${"+idDBSecret(s)+"}") {
+				t.Errorf("%s refers to the %s master secret: %s", id, s, text)
+			}
+		}
+	}
+}
+
+// The execution role injects the app secret's keys into the container and may
+// read that one secret only.
+func TestExecutionRoleReadsOnlyTheAppSecret(t *testing.T) {
+	p := sampleDoc(t).props(t, idTaskExecutionRole)
+	mustEqual(t, "managed", p["ManagedPolicyArns"],
+		[]any{map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}})
+	mustEqual(t, "statements", at(p, "Policies", 0, "PolicyDocument", "Statement"), []any{map[string]any{
+		"Effect": "Allow", "Action": []any{"secretsmanager:GetSecretValue"}, "Resource": []any{refTo(idAppSecret)}}})
+}
+
+// The service reaches its database through the writer record only, as its own
+// role; the credentials come from the app secret's JSON keys.
+func TestTaskDefinitionGetsTheWriterRecordAndTheAppRoleCredentials(t *testing.T) {
+	spec, region := variantSpec(t, noReversePath)
+	for _, c := range []struct {
+		name, host string
+		d          doc
+	}{
+		{"sample", "db.payments.internal", sampleDoc(t)},
+		{"custom writer record", "primary.payments.internal", rendered(t, synth(t, spec, region))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			container := at(c.d.props(t, idTaskDefinition), "ContainerDefinitions", 0)
+			env := map[string]any{}
+			for _, kv := range at(container, "Environment").([]any) {
+				env[at(kv, "Name").(string)] = at(kv, "Value")
+			}
+			for k, v := range map[string]any{"DB_HOST": c.host, "DB_PORT": "5432", "DB_NAME": "payments"} {
+				mustEqual(t, "env "+k, env[k], v)
+			}
+			for k := range env {
+				if strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD") {
+					t.Errorf("environment carries %s; credentials belong in Secrets", k)
+				}
+			}
+			mustEqual(t, "Secrets", at(container, "Secrets"), []any{
+				map[string]any{"Name": "DB_USER", "ValueFrom": map[string]any{"Fn::Sub": "${" + idAppSecret + "}:username::"}},
+				map[string]any{"Name": "DB_PASSWORD", "ValueFrom": map[string]any{"Fn::Sub": "${" + idAppSecret + "}:password::"}},
+			})
+		})
+	}
 }

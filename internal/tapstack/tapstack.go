@@ -29,7 +29,9 @@ type Template struct {
 // CRD defaults (the API server or crdschema applies them); region is passed in
 // because spec.region may be empty until the controller resolves it. The account,
 // partition and availability zones come from pseudo parameters and Fn::GetAZs, so
-// nothing here touches the network, the clock or the environment.
+// nothing here touches the network, the clock or the environment; what only the
+// operator knows (the Route 53 prefix list id, the cutover state from status)
+// comes in as template parameters.
 func Synthesize(spec v1alpha1.PaymentMigrationSpec, region string) (*Template, error) {
 	if err := checkSpec(spec, region); err != nil {
 		return nil, fmt.Errorf("synthesize TapStack: %w", err)
@@ -110,6 +112,7 @@ func checkSpec(spec v1alpha1.PaymentMigrationSpec, region string) error {
 		{"spec.traffic.healthCheck.requestIntervalSeconds", spec.Traffic.HealthCheck.RequestIntervalSeconds},
 		{"spec.traffic.healthCheck.failureThreshold", spec.Traffic.HealthCheck.FailureThreshold},
 		{"spec.service.maxCapacity", spec.Service.MaxCapacity},
+		{"spec.cutover.writerRecordTTLSeconds", spec.Cutover.WriterRecordTTLSeconds},
 	} {
 		if f.v <= 0 {
 			fail("%s is %d; apply the CRD defaults first", f.field, f.v)
@@ -124,6 +127,7 @@ func checkSpec(spec v1alpha1.PaymentMigrationSpec, region string) error {
 		{"spec.database.instanceClass", spec.Database.InstanceClass},
 		{"spec.database.databaseName", spec.Database.DatabaseName},
 		{"spec.database.masterUsername", spec.Database.MasterUsername},
+		{"spec.database.applicationUsername", spec.Database.ApplicationUsername},
 		{"spec.replication.engineVersion", spec.Replication.EngineVersion},
 		{"spec.replication.instanceClass", spec.Replication.InstanceClass},
 		{"spec.replication.migrationType", string(spec.Replication.MigrationType)},
@@ -132,6 +136,7 @@ func checkSpec(spec v1alpha1.PaymentMigrationSpec, region string) error {
 		{"spec.service.healthCheckPath", spec.Service.HealthCheckPath},
 		{"spec.traffic.hostedZoneName", spec.Traffic.HostedZoneName},
 		{"spec.traffic.recordName", spec.Traffic.RecordName},
+		{"spec.cutover.writerRecordName", spec.Cutover.WriterRecordName},
 		{"spec.traffic.healthCheck.path", spec.Traffic.HealthCheck.Path},
 	} {
 		if f.v == "" {
@@ -146,6 +151,13 @@ func checkSpec(spec v1alpha1.PaymentMigrationSpec, region string) error {
 	}
 	if z := spec.Network.AvailabilityZones; len(z) != 0 && len(z) != azCount {
 		fail("spec.network.availabilityZones must name %d zones, got %d", azCount, len(z))
+	}
+	if w := spec.Cutover.WriterRecordName; w != "" && (w == spec.Traffic.RecordName || w == string(naming.Source) || w == string(naming.Target)) {
+		// Route 53 refuses a CNAME next to any other record of the same name.
+		fail("spec.cutover.writerRecordName %q collides with another record of the zone (%s, source, target)", w, spec.Traffic.RecordName)
+	}
+	if u := spec.Database.ApplicationUsername; u != "" && u == spec.Database.MasterUsername {
+		fail("spec.database.applicationUsername must differ from spec.database.masterUsername: the cutover fences the application's role")
 	}
 	if !strings.HasSuffix(spec.Traffic.HostedZoneName, ".internal") {
 		fail("spec.traffic.hostedZoneName must end in .internal, got %q", spec.Traffic.HostedZoneName)
@@ -189,4 +201,10 @@ func (b *builder) createServiceRoles() bool {
 
 func (b *builder) validation() bool {
 	return b.spec.Replication.Validation == nil || *b.spec.Replication.Validation
+}
+
+// reversePath reports whether the stack carries the CDC path from the target
+// back to the source, for a rollback after the flip.
+func (b *builder) reversePath() bool {
+	return b.spec.Cutover.ReversePath == nil || *b.spec.Cutover.ReversePath
 }

@@ -107,7 +107,7 @@ func TestSampleResourceCountPerType(t *testing.T) {
 	want := map[string]int{
 		"AWS::ApplicationAutoScaling::ScalableTarget": 1, "AWS::ApplicationAutoScaling::ScalingPolicy": 2,
 		"AWS::CloudWatch::Alarm": 10, "AWS::CloudWatch::Dashboard": 1,
-		"AWS::DMS::Endpoint": 2, "AWS::DMS::ReplicationInstance": 1, "AWS::DMS::ReplicationSubnetGroup": 1, "AWS::DMS::ReplicationTask": 1,
+		"AWS::DMS::Endpoint": 4, "AWS::DMS::ReplicationInstance": 1, "AWS::DMS::ReplicationSubnetGroup": 1, "AWS::DMS::ReplicationTask": 2,
 		"AWS::EC2::EIP": 2, "AWS::EC2::InternetGateway": 1, "AWS::EC2::NatGateway": 2, "AWS::EC2::Route": 3, "AWS::EC2::RouteTable": 3,
 		"AWS::EC2::SecurityGroup": 4, "AWS::EC2::SecurityGroupEgress": 3, "AWS::EC2::SecurityGroupIngress": 3,
 		"AWS::EC2::Subnet": 4, "AWS::EC2::SubnetRouteTableAssociation": 4, "AWS::EC2::VPC": 1, "AWS::EC2::VPCGatewayAttachment": 1,
@@ -115,9 +115,9 @@ func TestSampleResourceCountPerType(t *testing.T) {
 		"AWS::ElasticLoadBalancingV2::Listener": 1, "AWS::ElasticLoadBalancingV2::LoadBalancer": 1, "AWS::ElasticLoadBalancingV2::TargetGroup": 1,
 		"AWS::IAM::Role": 7, "AWS::Logs::LogGroup": 1,
 		"AWS::RDS::DBInstance": 2, "AWS::RDS::DBParameterGroup": 2, "AWS::RDS::DBSubnetGroup": 1,
-		"AWS::Route53::HealthCheck": 1, "AWS::Route53::HostedZone": 1, "AWS::Route53::RecordSet": 4,
+		"AWS::Route53::HealthCheck": 1, "AWS::Route53::HostedZone": 1, "AWS::Route53::RecordSet": 5,
 		"AWS::S3::Bucket": 2, "AWS::S3::BucketPolicy": 2, "AWS::SNS::Subscription": 1, "AWS::SNS::Topic": 1,
-		"AWS::SecretsManager::Secret": 2, "AWS::SecretsManager::SecretTargetAttachment": 2,
+		"AWS::SecretsManager::Secret": 3, "AWS::SecretsManager::SecretTargetAttachment": 2,
 	}
 	got := map[string]int{}
 	for _, r := range sampleDoc(t).resources() {
@@ -145,6 +145,21 @@ func TestSampleHasBetween85And90Resources(t *testing.T) {
 	}
 }
 
+// The reverse path is two endpoints and a task; the writer record and the app
+// secret are there either way.
+func TestResourceCountWithAndWithoutTheReversePath(t *testing.T) {
+	for _, c := range []struct {
+		reverse bool
+		want    int
+	}{{true, 90}, {false, 87}} {
+		spec := sampleSpec(t)
+		spec.Cutover.ReversePath = ptr(c.reverse)
+		if n := synth(t, spec, sampleRegion).ResourceCount(); n != c.want {
+			t.Errorf("reversePath %v: %d resources, want %d", c.reverse, n, c.want)
+		}
+	}
+}
+
 func TestSynthesizeRefusesSpecsThatWereNotDefaulted(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -161,6 +176,12 @@ func TestSynthesizeRefusesSpecsThatWereNotDefaulted(t *testing.T) {
 		{"steps not ending at 100", func(s *v1alpha1.PaymentMigrationSpec) { s.Cutover.Steps = []int32{10, 50} }, sampleRegion, "spec.cutover.steps"},
 		{"zone not internal", func(s *v1alpha1.PaymentMigrationSpec) { s.Traffic.HostedZoneName = "payments.example.com" }, sampleRegion, ".internal"},
 		{"zero value spec", func(s *v1alpha1.PaymentMigrationSpec) { *s = v1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "x"} }, sampleRegion, "apply the CRD defaults first"},
+		{"no writer record name", func(s *v1alpha1.PaymentMigrationSpec) { s.Cutover.WriterRecordName = "" }, sampleRegion, "spec.cutover.writerRecordName"},
+		{"zero writer record TTL", func(s *v1alpha1.PaymentMigrationSpec) { s.Cutover.WriterRecordTTLSeconds = 0 }, sampleRegion, "spec.cutover.writerRecordTTLSeconds"},
+		{"no application user", func(s *v1alpha1.PaymentMigrationSpec) { s.Database.ApplicationUsername = "" }, sampleRegion, "spec.database.applicationUsername"},
+		{"writer record on the weighted name", func(s *v1alpha1.PaymentMigrationSpec) { s.Cutover.WriterRecordName = s.Traffic.RecordName }, sampleRegion, "collides"},
+		{"writer record on a side record", func(s *v1alpha1.PaymentMigrationSpec) { s.Cutover.WriterRecordName = "target" }, sampleRegion, "collides"},
+		{"application user is the master user", func(s *v1alpha1.PaymentMigrationSpec) { s.Database.ApplicationUsername = s.Database.MasterUsername }, sampleRegion, "must differ"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ func TestEveryRefGetAttSubAndDependsOnTargetExists(t *testing.T) {
 				return ok
 			}
 			params, _ := d["Parameters"].(map[string]any)
+			conditions, _ := d["Conditions"].(map[string]any)
 			check := func(where, target string) {
 				if !exists(target) {
 					t.Errorf("%s refers to missing resource %q", where, target)
@@ -52,6 +53,11 @@ func TestEveryRefGetAttSubAndDependsOnTargetExists(t *testing.T) {
 				}
 				if ga, ok := m["Fn::GetAtt"].([]any); ok {
 					check(path, ga[0].(string))
+				}
+				if fi, ok := m["Fn::If"].([]any); ok {
+					if _, declared := conditions[fi[0].(string)]; !declared {
+						t.Errorf("%s: Fn::If names missing condition %q", path, fi[0])
+					}
 				}
 				if s, ok := m["Fn::Sub"]; ok {
 					format, vars := subParts(s)

@@ -15,9 +15,13 @@ import (
 //	                       alias the stack's ALB while the source has no endpoint
 //	                       of its own; repointing a side changes only this record.
 //	<recordName>.<zone>    the name clients use: two weighted alias A records,
-//	                       SetIdentifier "source" (weight 100) and "target" (0),
-//	                       each aliasing its side's record above. The cutover
-//	                       changes only their weights (see the Route53 outputs).
+//	                       SetIdentifier "source" and "target", each aliasing
+//	                       its side's record above, weighted by the SourceWeight
+//	                       and TargetWeight parameters (100 and 0 before any
+//	                       cutover). The cutover changes only their weights
+//	                       (see the Route53 outputs).
+//	<writerRecordName>.<zone>
+//	                       the writer record (cutover.go).
 
 const (
 	idHostedZone  = "HostedZone"
@@ -38,6 +42,7 @@ func (b *builder) fqdn(label string) string {
 func (b *builder) weightedName() string { return b.fqdn(b.spec.Traffic.RecordName) }
 
 func (b *builder) traffic() {
+	b.cutoverParameters()
 	b.add(idHostedZone, &route53.HostedZone{
 		Name: ptr(b.spec.Traffic.HostedZoneName),
 		HostedZoneConfig: &route53.HostedZone_HostedZoneConfig{
@@ -71,6 +76,7 @@ func (b *builder) traffic() {
 		})
 		b.add(idWeightedRecord(s), b.weightedRecord(s))
 	}
+	b.add(idWriterRecord, b.writerRecord())
 }
 
 func initialWeight(s naming.Side) int {
@@ -83,18 +89,21 @@ func initialWeight(s naming.Side) int {
 // weightedRecord carries no HealthCheckId on purpose: Route 53 would then move
 // traffic between the sides by itself on a failed check, possibly back to a
 // source whose writes are fenced. The operator reads the health check as a
-// cutover gate and moves the weights itself.
-func (b *builder) weightedRecord(s naming.Side) *route53.RecordSet {
-	return &route53.RecordSet{
-		HostedZoneId:  ptr(ref(idHostedZone)),
-		Name:          b.weightedName(),
-		Type:          "A",
-		SetIdentifier: ptr(string(s)),
-		Weight:        ptr(initialWeight(s)),
-		Comment:       ptr(fmt.Sprintf("Share of %s traffic sent to the %s side", b.weightedName(), s)),
-		AliasTarget:   b.sideAlias(s),
-		// An alias to a record of the same zone fails until that record exists.
-		AWSCloudFormationDependsOn: []string{idSideRecord(s)},
+// cutover gate and moves the weights itself. The weight is a parameter so that
+// a stack update keeps the weights the cutover set.
+func (b *builder) weightedRecord(s naming.Side) *parameterWeightedRecordSet {
+	return &parameterWeightedRecordSet{
+		RecordSet: route53.RecordSet{
+			HostedZoneId:  ptr(ref(idHostedZone)),
+			Name:          b.weightedName(),
+			Type:          "A",
+			SetIdentifier: ptr(string(s)),
+			Comment:       ptr(fmt.Sprintf("Share of %s traffic sent to the %s side", b.weightedName(), s)),
+			AliasTarget:   b.sideAlias(s),
+			// An alias to a record of the same zone fails until that record exists.
+			AWSCloudFormationDependsOn: []string{idSideRecord(s)},
+		},
+		weight: ref(weightParam[s]),
 	}
 }
 

@@ -240,7 +240,8 @@ func TestFailedCreateRollsBack(t *testing.T) {
 func createMappedTables(t *testing.T, e *Emulator, out map[string]string) {
 	t.Helper()
 	var mappings []string
-	run(t, e, &mappings, "dms", "describe-replication-tasks", "--query", "ReplicationTasks[].TableMappings")
+	run(t, e, &mappings, "dms", "describe-replication-tasks", "--filters", "Name=replication-task-arn,Values="+out[tapstack.OutputDMSTaskArn],
+		"--query", "ReplicationTasks[].TableMappings")
 	if len(mappings) != 1 {
 		t.Fatalf("table mappings = %v, want one task", mappings)
 	}

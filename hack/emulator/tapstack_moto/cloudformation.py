@@ -17,6 +17,11 @@ Gap: moto's YAML loader turns ``!GetAtt Db.Endpoint.Address`` into three parts
 (AWS splits at the first dot only) and ``!GetAtt [A, B]`` into YAML nodes, so
 the most common RDS GetAtt fails template validation.
 
+Gap: moto's Fn::Sub splits ``${Db.Endpoint.Address}`` at every dot (GetAtt
+Db / Endpoint) and fails validation; AWS splits at the first dot only, like in
+Fn::GetAtt. Such a reference is now passed to moto as a Sub variable holding
+the GetAtt with the attribute split at the first dot.
+
 Gap: moto does not know Fn::Cidr (the stack carves its subnets out of the VPC
 block with it) and passes the raw {"Fn::Cidr": ...} on; it is evaluated here
 as AWS documents it.
@@ -108,9 +113,28 @@ def _cidr(args: list[Any]) -> list[str]:
     return [str(n) for n in itertools.islice(network.subnets(new_prefix=prefix), int(count))]
 
 
+# ${Logical.Attr.With.Dots}; ${!...} is a literal and starts with "!".
+_DOTTED_GETATT = re.compile(r"\$\{([A-Za-z0-9]+)\.([^}.]+\.[^}]*)\}")
+
+
+def _sub_dotted_getatts(sub: Any) -> Any:
+    template, variables = (sub, {}) if isinstance(sub, str) else (sub[0], dict(sub[1]))
+    if not isinstance(template, str) or not _DOTTED_GETATT.search(template):
+        return sub
+
+    def variable(match: re.Match) -> str:
+        name = next(f"tapstackGetAtt{i}" for i in itertools.count() if f"tapstackGetAtt{i}" not in variables)
+        variables[name] = {"Fn::GetAtt": [match.group(1), match.group(2)]}
+        return "${" + name + "}"
+
+    return [_DOTTED_GETATT.sub(variable, template), variables]
+
+
 def _clean_json(resource_json: Any, resources_map: Any) -> Any:
     if isinstance(resource_json, dict) and "Fn::Cidr" in resource_json:
         return _cidr(_clean_json(resource_json["Fn::Cidr"], resources_map))
+    if isinstance(resource_json, dict) and "Fn::Sub" in resource_json:
+        resource_json = {**resource_json, "Fn::Sub": _sub_dotted_getatts(resource_json["Fn::Sub"])}
     result = _original_clean_json(resource_json, resources_map)
     if isinstance(result, str) and "{{resolve:" in result:
         result = resolve_dynamic_references(
