@@ -22,6 +22,12 @@ the service modules):
                                       forceSsl, running, logFile, startupSeconds}]}
     POST s3/fill                     {bucket, versions, prefix?}: that many object
                                      versions, written in the backend
+    POST route53/settings            {changePendingSeconds?}: how long a record
+                                     change stays PENDING before INSYNC
+    POST route53/health-check        {healthCheckId, checkers, healthy,
+                                      failureStatus?}: what GetHealthCheckStatus
+                                     reports (checkers null: moto's default,
+                                     one healthy checker)
 """
 
 from __future__ import annotations
