@@ -16,14 +16,16 @@ import (
 // catalog, except with MeasureLOBs, which scans each table with a LOB column
 // once (bounded by the statement timeout).
 func (d *Direct) Inspect(ctx context.Context, db Database, req InspectRequest) (pgcatalog.Catalog, error) {
-	conn, err := d.connect(ctx, db)
+	var cat pgcatalog.Catalog
+	err := d.withSession(ctx, db, func(conn *pgx.Conn) error {
+		var err error
+		if cat, err = inspect(ctx, conn, req); err != nil {
+			return fmt.Errorf("%s database: %w", db.Side, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return pgcatalog.Catalog{}, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	cat, err := inspect(ctx, conn, req)
-	if err != nil {
-		return pgcatalog.Catalog{}, fmt.Errorf("%s database: %w", db.Side, err)
 	}
 	return cat, nil
 }

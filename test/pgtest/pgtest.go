@@ -205,6 +205,12 @@ func (s *Server) Exec(t testing.TB, sql string, args ...any) {
 	}
 }
 
+// Restart stops the server (fast shutdown, which ends every session) and
+// starts it again with the same data and port.
+func (s *Server) Restart(ctx context.Context) error {
+	return s.run(ctx, s.pgCtl, "restart", "-w", "-t", "30", "-m", "fast", "-D", s.DataDir, "-l", filepath.Join(filepath.Dir(s.DataDir), "server.log"))
+}
+
 // Stop stops the server (fast shutdown) and removes its directory.
 func (s *Server) Stop() error {
 	if s.DataDir == "" {
