@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -97,18 +98,19 @@ func TestGapTemplateRoundTrip(t *testing.T) {
 
 	// Secrets Manager: generated password, connection fields from the attachment,
 	// and the same credentials resolved into the instance by dynamic references.
-	// The instance is a real PostgreSQL server on 127.0.0.1: the secret, the
-	// endpoint and GetAtt name its port.
+	// The instance is a real PostgreSQL server on its own loopback address
+	// (127.0.0.2 onwards, never 127.0.0.1, the emulator's): the secret, the
+	// endpoint and GetAtt name its address and port.
 	server, err := e.Server(context.Background(), "rds-source-harness")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if server.Host != "127.0.0.1" || server.Port == 0 || !server.Running || server.DBName != "payments" || server.MasterUsername != "paymentsadmin" {
-		t.Errorf("database server = %+v, want a running server on 127.0.0.1 with database payments", server)
+	if ip := net.ParseIP(server.Host); ip == nil || ip.To4() == nil || !ip.IsLoopback() || server.Host == "127.0.0.1" || server.Port == 0 || !server.Running || server.DBName != "payments" || server.MasterUsername != "paymentsadmin" {
+		t.Errorf("database server = %+v, want a running server on its own 127.0.0.0/8 address with database payments", server)
 	}
 	secret := secretValue(t, e, out["SecretArn"])
 	if len(secret["password"].(string)) != 32 || secret["username"] != "paymentsadmin" ||
-		secret["host"] != out["DbEndpoint"] || secret["host"] != "127.0.0.1" || secret["port"] != float64(server.Port) ||
+		secret["host"] != out["DbEndpoint"] || secret["host"] != server.Host || secret["port"] != float64(server.Port) ||
 		secret["dbname"] != "payments" || secret["engine"] != "postgres" {
 		t.Errorf("secret = %v, want generated password and host/port/dbname", secret)
 	}
@@ -116,14 +118,17 @@ func TestGapTemplateRoundTrip(t *testing.T) {
 		t.Errorf("Ref SecretTargetAttachment = %q, want the secret ARN", out["AttachedSecretArn"])
 	}
 	var db []struct {
-		MasterUsername    string
-		Endpoint          struct{ Port int }
+		MasterUsername string
+		Endpoint       struct {
+			Address string
+			Port    int
+		}
 		DBParameterGroups []struct{ DBParameterGroupName string }
 	}
 	run(t, e, &db, "rds", "describe-db-instances", "--query", "DBInstances")
-	if len(db) != 1 || db[0].MasterUsername != "paymentsadmin" || db[0].Endpoint.Port != server.Port ||
+	if len(db) != 1 || db[0].MasterUsername != "paymentsadmin" || db[0].Endpoint.Port != server.Port || db[0].Endpoint.Address != server.Host ||
 		len(db[0].DBParameterGroups) != 1 || db[0].DBParameterGroups[0].DBParameterGroupName != out["DbParameterGroupName"] {
-		t.Errorf("db instances = %+v, want user from the secret, port %d, parameter group %s", db, server.Port, out["DbParameterGroupName"])
+		t.Errorf("db instances = %+v, want user from the secret, %s:%d, parameter group %s", db, server.Host, server.Port, out["DbParameterGroupName"])
 	}
 
 	// S3 bucket policy.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -347,9 +348,9 @@ func TestServersGoWithTheStackAndTheEmulator(t *testing.T) {
 		t.Fatalf("servers = %+v, want source and target", servers)
 	}
 	for _, srv := range servers {
-		t.Logf("server %s: port %d, wal_level %s, created in %.2fs, data %s", srv.DBInstanceIdentifier, srv.Port, srv.WalLevel, srv.StartupSeconds, srv.DataDir)
-		if _, err := os.Stat(srv.DataDir); err != nil || !srv.Running || !listening(srv.Port) {
-			t.Errorf("server %+v: data dir %v, listening %v", srv, err, listening(srv.Port))
+		t.Logf("server %s: %s:%d, wal_level %s, created in %.2fs, data %s", srv.DBInstanceIdentifier, srv.Host, srv.Port, srv.WalLevel, srv.StartupSeconds, srv.DataDir)
+		if _, err := os.Stat(srv.DataDir); err != nil || !srv.Running || !listening(srv.Host, srv.Port) {
+			t.Errorf("server %+v: data dir %v, listening %v", srv, err, listening(srv.Host, srv.Port))
 		}
 	}
 	want := map[string]string{"rds-source-repl": "logical", "rds-target-repl": "replica"}
@@ -373,7 +374,7 @@ func TestServersGoWithTheStackAndTheEmulator(t *testing.T) {
 		if _, err := os.Stat(srv.DataDir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: data dir still there (%v)", srv.DBInstanceIdentifier, err)
 		}
-		if listening(srv.Port) {
+		if listening(srv.Host, srv.Port) {
 			t.Errorf("%s: port %d still listening", srv.DBInstanceIdentifier, srv.Port)
 		}
 	}
@@ -405,7 +406,7 @@ func TestServersGoWithTheStackAndTheEmulator(t *testing.T) {
 		t.Errorf("process group %d still exists after Close (kill -0: %v)", pid, err)
 	}
 	for _, srv := range servers {
-		if listening(srv.Port) {
+		if listening(srv.Host, srv.Port) {
 			t.Errorf("%s: port %d still listening after Close", srv.DBInstanceIdentifier, srv.Port)
 		}
 	}
@@ -414,8 +415,8 @@ func TestServersGoWithTheStackAndTheEmulator(t *testing.T) {
 	}
 }
 
-func listening(port int) bool {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+func listening(host string, port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), time.Second)
 	if err != nil {
 		return false
 	}

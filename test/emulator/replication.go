@@ -11,8 +11,8 @@ import (
 // parameter apply status of a DB instance, and how fast the emulated
 // transitions run.
 //
-// The emulated RDS instances are real PostgreSQL 15 servers on 127.0.0.1
-// (Servers lists them) and a running DMS task is logical replication between
+// The emulated RDS instances are real PostgreSQL 15 servers, each on its own
+// loopback address (127.0.0.2, 127.0.0.3, ...; Servers lists them) and a running DMS task is logical replication between
 // them: the statistics, the validation and the CDC latency are measured, and
 // the controls here override what is measured while they are set.
 
@@ -127,7 +127,7 @@ func (e *Emulator) SetParameterApplyStatus(ctx context.Context, dbInstanceID, st
 // DBServer is the PostgreSQL server behind one emulated RDS instance.
 type DBServer struct {
 	DBInstanceIdentifier string  `json:"dbInstanceIdentifier"`
-	Host                 string  `json:"host"`
+	Host                 string  `json:"host"` // its own address in 127.0.0.0/8, the instance's Endpoint.Address
 	Port                 int     `json:"port"`
 	MasterUsername       string  `json:"masterUsername"`
 	DBName               string  `json:"dbname"`

@@ -417,6 +417,10 @@ class ReplicationTask(Resource, CloudFormationModel):
 #   Reason NORMAL"; resume-processing enables it again, reload-target copies
 #   again; anything else is an InvalidResourceStateFault. ReplicationTaskStartDate
 #   is the first start.
+# - a CDC-only task whose source endpoint names PostgreSqlSettings.SlotName
+#   reads from that slot from CdcStartPosition on (an LSN, else a
+#   ValidationError), and fails naming the slot when it does not exist; see
+#   dmsrepl.py for how, and what without a SlotName.
 # - the statistics (percent, tables loaded/loading/queued/errored, dates,
 #   elapsed time) and DescribeTableStatistics come from the last sample of the
 #   real copy and apply state, taken every SETTINGS["sampleIntervalSeconds"] by
@@ -484,6 +488,7 @@ class _Run:
         self.op: threading.Thread | None = None  # set-up, stop or resume in flight
         self.op_error: str | None = None
         self.validated_at = 0.0
+        self.cdc_start_position: str | None = None  # of the last fresh start
 
 
 def _run(task: Any) -> _Run:
@@ -609,7 +614,7 @@ def _advance(task: Any, now: datetime | None = None) -> None:
                     _in_background(task, "disable", _quietly(run.repl.disable))
 
 
-def _start(self: Any, kind: str = "start-replication") -> Any:
+def _start(self: Any, kind: str = "start-replication", cdc_start_position: str | None = None) -> Any:
     with _lock:
         _advance(self)
         if kind not in _START_TYPES:
@@ -630,6 +635,7 @@ def _start(self: Any, kind: str = "start-replication") -> Any:
             run.load_started = run.load_finished = None
             run.fresh_start = now
             run.reloaded = kind == "reload-target"
+            run.cdc_start_position = cdc_start_position
         if self.start_date is None:
             self.start_date = now
         run.started = now
@@ -653,11 +659,21 @@ def _replicate(task: Any, kind: str) -> None:
     if run.repl is not None:
         run.repl.teardown()
     tables = run.tables if run.tables is not None else dmsrepl.resolve_tables(source, task.table_mappings)
+    # A CDC-only task whose source endpoint names a slot reads from it (dmsrepl.py).
     repl = dmsrepl.Replication(task.arn.rsplit(":", 1)[-1], source, target, tables,
-                               task.migration_type, dmsrepl.task_settings(task.replication_task_settings))
+                               task.migration_type, dmsrepl.task_settings(task.replication_task_settings),
+                               slot=_slot_name(backend, task.source_endpoint_arn),
+                               start_position=run.cdc_start_position or "")
     run.repl = repl
     repl.setup(reload=kind == "reload-target")
     _first_sample(repl)
+
+
+def _slot_name(backend: Any, endpoint_arn: str) -> str:
+    """The source endpoint's PostgreSqlSettings.SlotName ("" without one)."""
+    endpoint = next((e for e in backend.endpoints.values() if e.endpoint_arn == endpoint_arn), None)
+    settings = getattr(endpoint, "postgre_sql_settings", None) or {}
+    return str(settings.get("SlotName") or "")
 
 
 def _first_sample(repl: dmsrepl.Replication) -> None:
@@ -781,6 +797,8 @@ def _task_to_dict(self: Any) -> dict[str, Any]:
             data["StopReason"] = run.stop_reason
         if run.failure:
             data["LastFailureMessage"] = run.failure
+        if run.cdc_start_position:
+            data["CdcStartPosition"] = run.cdc_start_position
         return data
 
 
@@ -794,7 +812,11 @@ def _start_replication_task_response(self: Any) -> str:
     task = self.dms_backend.replication_tasks.get(arn)
     if task is None:
         raise ResourceNotFoundFault("Replication task could not be found.")
-    task.start(self._get_param("StartReplicationTaskType") or "start-replication")
+    position = self._get_param("CdcStartPosition")
+    if position and not dmsrepl.is_lsn(position):
+        # A PostgreSQL source's native CDC start point is an LSN.
+        raise ValidationError(f"Invalid CdcStartPosition {position!r}: want a PostgreSQL LSN such as 0/16B3748")
+    task.start(self._get_param("StartReplicationTaskType") or "start-replication", position or None)
     return json.dumps({"ReplicationTask": task.to_dict()})
 
 

@@ -24,6 +24,60 @@ that runs is a publication on the source and a subscription on the target
   the target has applied past the source position it was first seen at with
   the source row unchanged, then it is a failure.
 
+CDC from an existing slot (the cutover's reverse path): a ``cdc`` task whose
+source endpoint names ``PostgreSqlSettings.SlotName`` reads from that slot, as
+DMS does with a native CDC start point. The operator creates the slot
+(``test_decoding``) on the database the writes move to, just before the flip,
+and starts the task with ``CdcStartPosition`` = the slot's LSN:
+
+- the slot must exist, be logical and belong to the endpoint's database; else
+  the task fails with a message naming it (DMS checks this too; there is no
+  fallback to a slot of its own);
+- pgoutput cannot read a ``test_decoding`` slot, so the task reads a copy made
+  at the same position (``pg_copy_logical_replication_slot(slot, <task>,
+  false, 'pgoutput')``), advanced to ``CdcStartPosition`` when that is further
+  on (a slot cannot go back: an earlier position starts where the slot is),
+  through a subscription with ``create_slot = false, copy_data = false``:
+  nothing written after the slot is lost, nothing before it is replayed.
+  The operator's slot stays; while the task runs it is advanced to what the
+  subscription applied, as DMS's reading moves it (but, unlike the slot DMS
+  streams from, it is not held active: dropping it does not stop the task);
+  the copy goes with the task;
+- pgoutput looks up its publications, and their tables, in the catalog as of
+  each change it decodes: a publication (or a table added to one) after the
+  slot was created makes decoding fail ("publication ... does not exist") or
+  skip those changes. So the publications such a task reads,
+  ``tapstack_dms_cdc`` (tables with a primary key, every change) and
+  ``tapstack_dms_cdc_nopk`` (inserts and truncates, as for the forward path),
+  are made long before any slot: every task's set-up adds its tables, once its
+  target tables are prepared, to those publications on its TARGET database
+  (created there when missing; never dropped or re-created, so a slot made
+  after it can always read them). The forward task starts before the cutover
+  creates the slot, and the reverse task has the same mappings, so its tables
+  are published in time. Not chosen: a ``FOR ALL TABLES`` publication on every
+  server, which makes UPDATE and DELETE fail on any table without a replica
+  identity on every emulated database (what the ``_nopk`` split avoids) and
+  publishes tables outside the mappings; nor creating it with the reverse
+  task, which the stack creates before the operator made any target table (and,
+  through CloudFormation, maybe before its secret names the host). A start
+  checks that each of the task's tables was published before the slot (the
+  membership row's xid is older than the slot's ``catalog_xmin``) and fails
+  naming the others, rather than losing their changes. The publications hold
+  every table any task replicated into that database: one outside this task's
+  mappings would be replicated too, and stops the apply if the target lacks it;
+- ``CdcStartPosition`` without a ``SlotName``: the task's own slot, created at
+  the start; the position is not honoured (changes before the start are not
+  read); ``CdcStartTime`` is not honoured either. A full-load task ignores
+  ``SlotName`` (its own slot, consistent with its copy);
+- loops: PostgreSQL 15 subscriptions have no ``origin = none`` (PG16), so the
+  reverse task's writes into the source are decoded by the forward task's slot
+  there like any other change: re-enabling (resume-processing) the forward task
+  after the reverse task applied changes sends them back to the target. The
+  forward task must stay stopped while the reverse task runs, as the cutover
+  does. Stop and resume of a task reading a slot disable and enable its
+  subscription like any other; its statistics and CDC latency are measured the
+  same way (the lag between the slot's server and its subscriber).
+
 All SQL goes through pg.py (psql with timeouts).
 """
 
@@ -31,15 +85,25 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import pg
+from . import pg, pgserver
 
 BUCKETS = 64
 _LOB_TYPES = {"text", "bytea", "json", "jsonb", "xml", "character varying"}
+# What a task reading an existing slot subscribes to (see the module docstring).
+CDC_PUBLICATION = "tapstack_dms_cdc"
+CDC_PUBLICATION_NOPK = "tapstack_dms_cdc_nopk"
+_LSN_TEXT = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
+
+
+def is_lsn(text: str) -> bool:
+    """Whether text is a PostgreSQL LSN ("16/B374D848"), a CdcStartPosition."""
+    return _LSN_TEXT.fullmatch(text or "") is not None
 
 
 class ReplicationError(Exception):
@@ -270,12 +334,17 @@ class Replication:
     """Publication + subscription for one task; thread-safe."""
 
     def __init__(self, resource_id: str, source: pg.Conn, target: pg.Conn,
-                 tables: list[tuple[str, str]], migration_type: str, settings: dict[str, Any]) -> None:
+                 tables: list[tuple[str, str]], migration_type: str, settings: dict[str, Any],
+                 slot: str = "", start_position: str = "") -> None:
         self.name = "dms_" + re.sub(r"[^a-z0-9_]", "_", resource_id.lower())
         self.source, self.target = source, target
         self.tables = tables
         self.migration_type = migration_type
         self.settings = settings
+        # The source endpoint's SlotName: a CDC-only task reads from it.
+        self.slot = slot if migration_type == "cdc" else ""
+        self.start_position = start_position if is_lsn(start_position) else ""
+        self.cdc_publications: list[str] = []
         self.shapes: dict[tuple[str, str], Shape] = {}
         self.baseline: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.sample_ = Sample()
@@ -286,13 +355,18 @@ class Replication:
     # -- set-up ------------------------------------------------------------
 
     def setup(self, reload: bool = False) -> None:
-        """Prepare the target tables, publish, subscribe (copy unless cdc)."""
+        """Prepare the target tables, publish (or check the endpoint's slot),
+        subscribe (copy unless cdc)."""
         with self._lock:
             self.teardown_subscription()
             for t in self.tables:
                 self.shapes[t] = table_shape(self.source, *t)
+            if self.slot:  # before anything changes, as DMS checks it first
+                self.cdc_publications = self._check_slot()
             self._prepare_targets(reload)
-            self._publish()
+            self._publish_for_cdc()
+            if not self.slot:
+                self._publish()
             self.baseline = self._target_counters()
             self.started_at = time.time()
             self.sample_ = Sample(at=time.time(), tables={t: TableSample() for t in self.tables})
@@ -335,7 +409,114 @@ class Replication:
                           + ", ".join(pg.qualified(*t) for t in without) + " WITH (publish = 'insert, truncate');")
         pg.execute(self.source, "\n".join(script) + "\n", 30)
 
+    def _publish_for_cdc(self) -> None:
+        """Add the task's tables to the CDC publications of its target database
+        (see the module docstring); a failure here leaves the task unharmed."""
+        if not self.tables:
+            return
+        wanted = ", ".join(f"({pg.literal(s)}, {pg.literal(t)})" for s, t in self.tables)
+        pubs = f"{pg.literal(CDC_PUBLICATION)}, {pg.literal(CDC_PUBLICATION_NOPK)}"
+        try:
+            rows = pg.query(self.target, f"""
+                select n.nspname, c.relname,
+                  exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary)::text,
+                  coalesce((select string_agg(p.pubname, ',') from pg_publication_rel r
+                            join pg_publication p on p.oid = r.prpubid
+                            where r.prrelid = c.oid and p.pubname in ({pubs})), '')
+                from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                where c.relkind in ('r', 'p') and (n.nspname, c.relname) in (values {wanted})""")
+            script = ["BEGIN;", f"""DO $tapstack$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = {pg.literal(CDC_PUBLICATION)}) THEN
+    CREATE PUBLICATION {pg.ident(CDC_PUBLICATION)};
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = {pg.literal(CDC_PUBLICATION_NOPK)}) THEN
+    CREATE PUBLICATION {pg.ident(CDC_PUBLICATION_NOPK)} WITH (publish = 'insert, truncate');
+  END IF;
+END $tapstack$;"""]
+            for schema, table, keyed, member in rows:
+                want, other = (CDC_PUBLICATION, CDC_PUBLICATION_NOPK) if keyed == "true" else \
+                    (CDC_PUBLICATION_NOPK, CDC_PUBLICATION)
+                member_of = member.split(",")
+                if other in member_of:
+                    script.append(f"ALTER PUBLICATION {pg.ident(other)} DROP TABLE {pg.qualified(schema, table)};")
+                if want not in member_of:
+                    script.append(f"ALTER PUBLICATION {pg.ident(want)} ADD TABLE {pg.qualified(schema, table)};")
+            script.append("COMMIT;")
+            pg.execute(self.target, "\n".join(script) + "\n", 30)
+        except pg.PgError as err:
+            print(f"DMS {self.name}: publishing the target tables for CDC: {err}", file=sys.stderr, flush=True)
+
+    def _check_slot(self) -> list[str]:
+        """The CDC publications to read the source endpoint's slot through;
+        fails unless the slot exists and every table was published before it."""
+        db = self.source.dbname
+        slot = pg.literal(self.slot)
+        rows = pg.query(self.source, f"""
+            select slot_type, coalesce(database, '') from pg_replication_slots where slot_name = {slot}""")
+        if not rows:
+            raise ReplicationError(
+                f"Replication slot '{self.slot}' does not exist in the source database '{db}': the source "
+                "endpoint's SlotName must name a logical replication slot that exists when the task starts")
+        kind, database = rows[0]
+        if kind != "logical" or database != db:
+            raise ReplicationError(
+                f"Replication slot '{self.slot}' is not a logical replication slot of the source database "
+                f"'{db}' (it is a {kind} slot{' of database ' + repr(database) if database else ''})")
+        # A membership row older than the slot's catalog_xmin was committed
+        # before the slot's consistent point: decoding sees it.
+        published: dict[tuple[str, str], str] = {}
+        for schema, table, pub, before in pg.query(self.source, f"""
+                select n.nspname, c.relname, p.pubname, (age(r.xmin) > age(s.catalog_xmin))::text
+                from pg_publication p join pg_publication_rel r on r.prpubid = p.oid
+                  join pg_class c on c.oid = r.prrelid join pg_namespace n on n.oid = c.relnamespace
+                  join pg_replication_slots s on s.slot_name = {slot}
+                where p.pubname in ({pg.literal(CDC_PUBLICATION)}, {pg.literal(CDC_PUBLICATION_NOPK)})"""):
+            if before == "true":
+                published[(schema, table)] = pub
+        missing = [f"{s}.{t}" for s, t in self.tables if (s, t) not in published]
+        if missing:
+            raise ReplicationError(
+                f"Table(s) {', '.join(missing)} were not published in the source database '{db}' when "
+                f"replication slot '{self.slot}' was created, so their changes since cannot be read from it "
+                f"(the emulated CDC reads the slot through the publication {CDC_PUBLICATION}, which a task "
+                "replicating into this database fills when it starts: start it before creating the slot)")
+        return sorted({published[t] for t in self.tables})
+
+    def _copy_slot(self) -> None:
+        """The task's own pgoutput slot at the position of the endpoint's slot,
+        advanced to CdcStartPosition when that is further on."""
+        name = pg.literal(self.name)
+        try:
+            pg.query(self.source, f"""
+                select pg_copy_logical_replication_slot({pg.literal(self.slot)}, {name}, false, 'pgoutput')""", 30)
+            if self.start_position:
+                pos = pg.literal(self.start_position) + "::pg_lsn"
+                pg.query(self.source, f"""
+                    select pg_replication_slot_advance(slot_name, {pos}) from pg_replication_slots
+                    where slot_name = {name} and confirmed_flush_lsn < {pos}""", 60)
+        except pg.PgError as err:
+            raise ReplicationError(f"Reading replication slot '{self.slot}' failed: {err}") from err
+
+    def _advance_source_slot(self) -> None:
+        """Move the endpoint's slot to what the subscription applied (its
+        origin's position), as DMS's reading confirms it; best effort."""
+        try:
+            applied = pg.value(self.target, f"""
+                select o.remote_lsn::text from pg_subscription s
+                  join pg_replication_origin_status o on o.external_id = 'pg_' || s.oid
+                where s.subname = {pg.literal(self.name)}""", 5)
+            if not applied or applied == "0/0":
+                return
+            pos = pg.literal(applied) + "::pg_lsn"
+            pg.query(self.source, f"""
+                select pg_replication_slot_advance(slot_name, {pos}) from pg_replication_slots
+                where slot_name = {pg.literal(self.slot)} and not active and confirmed_flush_lsn < {pos}""", 10)
+        except pg.PgError:
+            pass  # the slot is in use, gone, or a server is unreachable: next time
+
     def _publications(self) -> list[str]:
+        if self.slot:
+            return self.cdc_publications
         pubs = []
         if any(self.shapes[t].primary_key for t in self.tables):
             pubs.append(self.name)
@@ -345,14 +526,22 @@ class Replication:
 
     def _subscribe(self) -> None:
         copy = "false" if self.migration_type == "cdc" else "true"
-        source = pg.Conn(self.source.host, self.source.port, self.source.user,
+        # The publisher server's own address: the endpoint may name it
+        # "localhost", which does not reach a server listening on 127.0.0.N.
+        publisher = pgserver.by_address(self.source.host, self.source.port)
+        host = publisher.address if publisher is not None else self.source.host
+        source = pg.Conn(host, self.source.port, self.source.user,
                          self.source.password, self.source.dbname, "require")
+        slot = ""
+        if self.slot:
+            self._copy_slot()
+            slot = "create_slot = false, "
         # synchronous_commit=on: with off (the default) an applied row becomes
         # visible only after the next WAL flush (~600 ms later).
         pg.execute(self.target, f"""
             CREATE SUBSCRIPTION {pg.ident(self.name)} CONNECTION {pg.literal(source.dsn())}
             PUBLICATION {", ".join(pg.ident(p) for p in self._publications())}
-            WITH (copy_data = {copy}, synchronous_commit = 'on', slot_name = {pg.literal(self.name)});
+            WITH ({slot}copy_data = {copy}, synchronous_commit = 'on', slot_name = {pg.literal(self.name)});
         """, 60)
 
     # -- stop / resume / teardown --------------------------------------------
@@ -366,6 +555,8 @@ class Replication:
     def teardown_subscription(self) -> None:
         """Drop the subscription and its slot; never waits on a source that is gone."""
         sub = pg.ident(self.name)
+        if self.slot:
+            self._advance_source_slot()  # a later start goes on from there
         try:
             exists = pg.value(self.target, f"select count(*) from pg_subscription where subname = {pg.literal(self.name)}")
             if exists and exists != "0":
@@ -426,6 +617,8 @@ class Replication:
                     # table that already holds the rows); the worker retries.
                     out.tables[t].state = "Table error"
             out.lag_source, out.lag_target = self._lag()
+            if self.slot:
+                self._advance_source_slot()
             self.sample_ = out
             return out
 

@@ -4,9 +4,9 @@ Gap: a moto RDS instance is a record; nothing listens at its endpoint, so no
 SQL step of the operator (preflight, fence, watermark, sequences) and no DMS
 replication can run against it. Here each PostgreSQL instance gets its own
 PostgreSQL 15 cluster: ``initdb`` into a data directory under one temporary
-root of the emulator process, a free 127.0.0.1 port, the instance's master user
-(scram-sha-256) as superuser, its DBName, TLS with a self-signed certificate,
-and the settings its parameter group maps to (``rds.logical_replication`` ->
+root of the emulator process, its own loopback address and a free port on it,
+the instance's master user (scram-sha-256) as superuser, its DBName, TLS with a
+self-signed certificate for its address, and the settings its parameter group maps to (``rds.logical_replication`` ->
 ``wal_level=logical``, ``rds.force_ssl`` -> hostssl-only pg_hba, any real
 PostgreSQL GUC passed through, RDS's PG14 defaults otherwise).
 
@@ -15,11 +15,27 @@ directly, not through ``pg_ctl``, which would detach them), so the Go wrapper's
 group kill reaches them too; ``stop_all`` (on exit) stops them and removes the
 root. Every subprocess has a timeout, and a server that does not come up is a
 ``ServerError`` naming the instance and what failed.
+
+Addresses: real RDS gives every instance its own host name, and the cutover's
+DNS record says which database it points at by naming one. Here every server
+gets its own address in 127.0.0.0/8 (Linux routes the whole block to the
+loopback interface without configuration), handed out in order from 127.0.0.2
+(127.0.0.1 stays the emulator's HTTP address) and never twice by one emulator
+process, so an address names one instance for the whole run, even after the
+instance is gone. The server listens on that address only; Endpoint.Address,
+the attached secret's host, the emulator's own TCP connections and the
+subscriptions the emulated DMS creates all use it. A client connecting to
+127.0.0.N may come from 127.0.0.1 or from 127.0.0.N depending on the kernel, so
+pg_hba admits 127.0.0.0/8. The TLS certificate names the address (CN and
+subjectAltName IP), so sslmode=verify-full against it works with the
+certificate as root. Ports are unique within the process too, whatever the
+address (``by_address`` resolves "localhost" by port alone).
 """
 
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import os
 import pwd
 import shutil
@@ -51,7 +67,6 @@ RDS_DEFAULTS = {
 LOCAL_SETTINGS = {
     "fsync": "off",
     "full_page_writes": "off",
-    "listen_addresses": "'127.0.0.1'",
     "ssl": "on",
     "ssl_cert_file": "'server.crt'",
     "ssl_key_file": "'server.key'",
@@ -82,10 +97,14 @@ def binary(name: str) -> str:
 
 _lock = threading.RLock()
 _root: str | None = None
-_cert: tuple[str, str] | None = None
+_certs: dict[str, tuple[str, str]] = {}
 _gucs: dict[str, str] | None = None
 _servers: dict[tuple[str, str, str], "Server"] = {}
 _ports_taken: set[int] = set()
+# The loopback addresses handed out, in order; the next is 127.0.0.<2 + n>.
+_FIRST_ADDRESS = int(ipaddress.IPv4Address("127.0.0.2"))
+_LAST_ADDRESS = int(ipaddress.IPv4Address("127.255.255.254"))
+_next_address = _FIRST_ADDRESS
 
 
 def _run_as() -> tuple[int, int] | None:
@@ -162,32 +181,70 @@ def is_static(parameter: str) -> bool:
     return parameter in STATIC_RDS_PARAMETERS or gucs().get(parameter) == "postmaster"
 
 
-def _certificate() -> tuple[str, str]:
-    """One self-signed certificate for all servers of this emulator."""
-    global _cert
+def _certificate(address: str) -> tuple[str, str]:
+    """A self-signed certificate (and key) for one server address."""
     with _lock:
-        if _cert is None:
+        if address not in _certs:
             if not shutil.which("openssl"):
                 raise ServerError("openssl not found: needed for the servers' TLS certificate")
-            crt, key = os.path.join(root(), "server.crt"), os.path.join(root(), "server.key")
+            base = os.path.join(root(), "server-" + address)
+            crt, key = base + ".crt", base + ".key"
             _check(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "3650", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt],
+                    "-nodes", "-days", "3650", "-subj", f"/CN={address}",
+                    "-addext", f"subjectAltName=IP:{address}", "-keyout", key, "-out", crt],
                    "openssl req", 30)
-            _cert = crt, key
-        return _cert
+            _certs[address] = crt, key
+        return _certs[address]
 
 
-def free_port() -> int:
-    """A port nobody listens on now (probe by binding), not handed out before."""
+def allocate_address() -> str:
+    """The next loopback address nobody in this process had, checked bindable."""
+    global _next_address
+    with _lock:
+        while True:
+            if _next_address > _LAST_ADDRESS:
+                raise ServerError("no loopback address left in 127.0.0.0/8")
+            address = str(ipaddress.IPv4Address(_next_address))
+            _next_address += 1
+            # .0 and .255 look like network and broadcast addresses to people
+            # and some tools; skip them.
+            if address.endswith((".0", ".255")):
+                continue
+            break
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((address, 0))
+    except OSError as err:
+        raise ServerError(
+            f"cannot bind {address}: {err} (every server listens on its own address in "
+            "127.0.0.0/8; on systems that only configure 127.0.0.1, add the others to "
+            "the loopback interface)") from err
+    return address
+
+
+def free_port(address: str) -> int:
+    """A port nobody listens on now at address (probe by binding), not handed
+    out before in this process (at any address)."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            s.bind((address, 0))
             port = s.getsockname()[1]
         with _lock:
             if port not in _ports_taken:
                 _ports_taken.add(port)
                 return port
-    raise ServerError("no free port on 127.0.0.1")
+    raise ServerError(f"no free port on {address}")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether host is an IPv4 address in 127.0.0.0/8."""
+    try:
+        return ipaddress.IPv4Address(host) in _LOOPBACK
+    except ValueError:
+        return False
+
+
+_LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
 # --- Settings ---------------------------------------------------------------
@@ -231,6 +288,8 @@ class Server:
     user: str
     password: str
     dbname: str | None
+    # The loopback address the server listens on (allocate_address), for its life.
+    address: str = ""
     directory: str = ""
     port: int = 0
     booted: Settings | None = None
@@ -257,7 +316,7 @@ class Server:
 
     def conn(self, dbname: str | None = None) -> pg.Conn:
         """The master user's connection, over TLS like every RDS client."""
-        return pg.Conn("127.0.0.1", self.port, self.user, self.password,
+        return pg.Conn(self.address, self.port, self.user, self.password,
                        dbname or self.dbname or "postgres", "require")
 
     def local(self, conn: pg.Conn) -> pg.Conn:
@@ -267,7 +326,7 @@ class Server:
     def info(self) -> dict[str, Any]:
         return {
             "dbInstanceIdentifier": self.ident,
-            "host": "127.0.0.1",
+            "host": self.address,
             "port": self.port,
             "masterUsername": self.user,
             "dbname": self.dbname or "postgres",
@@ -295,7 +354,7 @@ class Server:
                    f"DB instance {self.ident}: initdb", 120, **_subprocess_user())
         finally:
             os.unlink(pwfile)
-        crt, key = _certificate()
+        crt, key = _certificate(self.address)
         for src, name in ((crt, "server.crt"), (key, "server.key")):
             dest = os.path.join(self.data_dir, name)
             shutil.copyfile(src, dest)
@@ -306,17 +365,19 @@ class Server:
 
     def _write_config(self, settings: Settings) -> None:
         lines = [f"{k} = {v}" for k, v in LOCAL_SETTINGS.items()]
+        lines.append(f"listen_addresses = {_conf_value(self.address)}")
         lines.append(f"unix_socket_directories = {_conf_value(self.data_dir)}")
         lines += [f"{k} = {_conf_value(v)}" for k, v in settings.gucs.items()]
         _write_owned(os.path.join(self.data_dir, "tapstack.conf"), "\n".join(lines) + "\n")
         # local: the socket lives in the data directory, which only the
         # server's user (and root) can enter; the emulator's own calls use it.
+        # Clients of 127.0.0.N come from 127.0.0.1 or 127.0.0.N: the whole block.
         hba = ["local all all trust",
-               "hostssl all all 127.0.0.1/32 scram-sha-256",
-               "hostssl replication all 127.0.0.1/32 scram-sha-256"]
+               "hostssl all all 127.0.0.0/8 scram-sha-256",
+               "hostssl replication all 127.0.0.0/8 scram-sha-256"]
         if not settings.force_ssl:
-            hba += ["host all all 127.0.0.1/32 scram-sha-256",
-                    "host replication all 127.0.0.1/32 scram-sha-256"]
+            hba += ["host all all 127.0.0.0/8 scram-sha-256",
+                    "host replication all 127.0.0.0/8 scram-sha-256"]
         _write_owned(os.path.join(self.data_dir, "pg_hba.conf"), "\n".join(hba) + "\n")
 
     # -- start / stop --------------------------------------------------------
@@ -328,7 +389,7 @@ class Server:
             self._write_config(settings)
             last = ""
             for attempt in range(PORT_ATTEMPTS):
-                port = self.port if (attempt == 0 and self.port) else free_port()
+                port = self.port if (attempt == 0 and self.port) else free_port(self.address)
                 outcome = self._start_once(port)
                 if outcome is None:
                     self.port, self.booted = port, settings
@@ -460,7 +521,7 @@ def create(key: tuple[str, str, str], user: str | None, password: str | None,
         raise ServerError(f"DB instance {ident}: no MasterUsername")
     if not password:
         raise ServerError(f"DB instance {ident}: no MasterUserPassword (resolved from its secret)")
-    server = Server(key, user, password, dbname)
+    server = Server(key, user, password, dbname, address=allocate_address())
     try:
         began = time.monotonic()
         server.initdb()
@@ -476,11 +537,25 @@ def create(key: tuple[str, str, str], user: str | None, password: str | None,
 
 
 def by_address(host: str, port: int) -> Server | None:
-    """The running server listening at host:port, if the emulator runs it."""
-    if host not in ("127.0.0.1", "localhost"):
+    """The running server listening at host:port, if the emulator runs it.
+
+    host is a server's own address (any in 127.0.0.0/8: a server at 127.0.0.3
+    is not found through 127.0.0.1, which does not reach it) or "localhost",
+    which names a server by its port alone (ports are unique within the
+    emulator, whatever the address)."""
+    host = (host or "").strip().lower().rstrip(".")
+    if host == "localhost":
+        def match(s: Server) -> bool:
+            return True
+    elif is_loopback(host):
+        wanted = ipaddress.IPv4Address(host)
+
+        def match(s: Server) -> bool:
+            return ipaddress.IPv4Address(s.address) == wanted
+    else:
         return None
     with _lock:
-        return next((s for s in _servers.values() if s.port == port and s.running), None)
+        return next((s for s in _servers.values() if s.port == port and s.running and match(s)), None)
 
 
 def get(key: tuple[str, str, str]) -> Server | None:

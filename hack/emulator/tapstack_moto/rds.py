@@ -27,7 +27,9 @@ an instance that is not available fails with InvalidDBInstanceState, as in AWS.
 Gap: nothing listens at a moto instance's endpoint. A PostgreSQL instance
 (CloudFormation or CreateDBInstance) is now backed by a real PostgreSQL server
 (pgserver.py) started with its parameter group's values: Endpoint, GetAtt
-Endpoint.Address/Port and the attached secret say 127.0.0.1 and its real port;
+Endpoint.Address/Port and the attached secret say the server's own loopback
+address (127.0.0.2, 127.0.0.3, ...: one per instance, as RDS gives each its own
+host name) and its real port;
 deleting the instance stops the server and removes its directory. A server that
 does not start fails the create with a reason naming the instance. The apply
 status is backed by the server too: "pending-reboot" (set through the control
@@ -278,8 +280,9 @@ _original_address = DBInstance.address
 
 
 def _address(self: Any) -> str:
-    if pgserver.get(_key(self)) is not None:
-        return "127.0.0.1"
+    server = pgserver.get(_key(self))
+    if server is not None:
+        return server.address
     return _original_address.fget(self)  # type: ignore[attr-defined]
 
 
