@@ -23,6 +23,10 @@ type MigrationMetrics struct {
 	fullLoad  *prometheus.GaugeVec
 	phase     *prometheus.GaugeVec
 	condition *prometheus.GaugeVec
+	// The cutover: its state, the last freeze's duration, rollbacks by reason.
+	cutoverState *prometheus.GaugeVec
+	freeze       *prometheus.GaugeVec
+	rollbacks    *prometheus.CounterVec
 }
 
 // NewMigrationMetrics creates the gauges and registers them with reg (the
@@ -45,9 +49,46 @@ func NewMigrationMetrics(reg prometheus.Registerer) *MigrationMetrics {
 			Name: "payment_migration_condition",
 			Help: "1 for the current status (True, False, Unknown) of each condition of the migration, 0 for the others.",
 		}, []string{"namespace", "name", "type", "status"}),
+		cutoverState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "payment_migration_cutover_state",
+			Help: "1 for the migration's current cutover state, 0 for the others; step is the service-tier step index last applied.",
+		}, []string{"namespace", "name", "state"}),
+		freeze: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "payment_migration_cutover_freeze_seconds",
+			Help: "Duration of the last write freeze of the migration's cutover: fence requested to writer record in sync.",
+		}, []string{"namespace", "name"}),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payment_migration_cutover_rollbacks_total",
+			Help: "Cutover rollbacks of the migration, by reason (GateFailed, FreezeTimeout, Aborted, ...).",
+		}, []string{"namespace", "name", "reason"}),
 	}
-	reg.MustRegister(m.lag, m.fullLoad, m.phase, m.condition)
+	reg.MustRegister(m.lag, m.fullLoad, m.phase, m.condition, m.cutoverState, m.freeze, m.rollbacks)
 	return m
+}
+
+// cutoverStates lists the states of the cutover state gauge.
+var cutoverStates = []paymentsv1alpha1.CutoverState{"Idle", "Held", "Stepping", "Freezing", "Flipped", "Completed", "RollingBack", "RolledBack"}
+
+// ObserveCutover records the cutover's state and its last freeze.
+func (m *MigrationMetrics) ObserveCutover(pm *paymentsv1alpha1.PaymentMigration) {
+	if m == nil || pm.Status.Cutover == nil {
+		return
+	}
+	c := pm.Status.Cutover
+	for _, s := range cutoverStates {
+		m.cutoverState.WithLabelValues(pm.Namespace, pm.Name, string(s)).Set(flag(c.State == s))
+	}
+	if c.FreezeMillis != nil {
+		m.freeze.WithLabelValues(pm.Namespace, pm.Name).Set(float64(*c.FreezeMillis) / 1000)
+	}
+}
+
+// CountRollback counts a completed rollback.
+func (m *MigrationMetrics) CountRollback(pm *paymentsv1alpha1.PaymentMigration, reason string) {
+	if m == nil {
+		return
+	}
+	m.rollbacks.WithLabelValues(pm.Namespace, pm.Name, reason).Inc()
 }
 
 // Observe records the migration's status.
@@ -84,9 +125,10 @@ func (m *MigrationMetrics) Forget(namespace, name string) {
 		return
 	}
 	labels := prometheus.Labels{"namespace": namespace, "name": name}
-	for _, v := range []*prometheus.GaugeVec{m.lag, m.fullLoad, m.phase, m.condition} {
+	for _, v := range []*prometheus.GaugeVec{m.lag, m.fullLoad, m.phase, m.condition, m.cutoverState, m.freeze} {
 		v.DeletePartialMatch(labels)
 	}
+	m.rollbacks.DeletePartialMatch(labels)
 }
 
 func flag(b bool) float64 {

@@ -3,6 +3,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/stackplan"
 	"github.com/tapstack/payment-migration-operator/internal/statustext"
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
+	"github.com/tapstack/payment-migration-operator/internal/traffic"
 )
 
 // Finalizer holds a PaymentMigration until its AWS resources are handled.
@@ -41,6 +43,11 @@ const Operator = "payment-migration-operator"
 // important first. DataValidated counts only when validation is on: a
 // migration that does not validate cannot be held to it.
 func readyConditions(pm *paymentsv1alpha1.PaymentMigration) []string {
+	if c := pm.Status.Cutover; c != nil && (c.State == "Completed" || forwardTaskHeld(pm)) {
+		// After the flip the forward task is stopped on purpose: the target
+		// takes the writes, and its health is what Ready is about.
+		return []string{paymentsv1alpha1.ConditionStackReady, paymentsv1alpha1.ConditionCutoverComplete, paymentsv1alpha1.ConditionTargetHealthy}
+	}
 	order := []string{
 		paymentsv1alpha1.ConditionStackReady,
 		paymentsv1alpha1.ConditionPreflightPassed,
@@ -95,6 +102,11 @@ type AWSClients struct {
 	SQL sqlrunner.Runner
 	// PrefixLists finds the template's parameter values (parameters.go).
 	PrefixLists PrefixLists
+	// Route53 moves the cutover's records (through traffic.Route53) and
+	// reads the target's health check.
+	Route53 traffic.Route53API
+	// Alarms reads the stack's alarms for the cutover gate.
+	Alarms AlarmReader
 }
 
 // AWSFactory returns the clients of a region.
@@ -173,6 +185,8 @@ type PaymentMigrationReconciler struct {
 	// ReconcileTimeout bounds one reconcile (DefaultReconcileTimeout when 0);
 	// the next one picks up from what AWS and status say.
 	ReconcileTimeout time.Duration
+	// CutoverHooks stop a reconcile between two cutover actions (tests).
+	CutoverHooks *CutoverHooks
 
 	// stackSeen remembers when each migration's stable stack was last
 	// observed, so that replication sampling does not describe the stack every
@@ -195,6 +209,13 @@ func (r *PaymentMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, req.NamespacedName, &pm); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.APIReader != nil && cutoverInMotion(&pm) {
+		// The cutover acts on what status records; a cached copy a few
+		// milliseconds old would repeat a step the last reconcile made.
+		if err := r.APIReader.Get(ctx, req.NamespacedName, &pm); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("migration", pm.Name, "stack", naming.New(pm.Spec.EnvironmentSuffix).Stack()))
 
 	if !pm.DeletionTimestamp.IsZero() {
@@ -212,6 +233,10 @@ func (r *PaymentMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 	st := newStatusWriter(r, &pm)
 	result, err := r.reconcileStack(ctx, &pm, st)
+	if errors.Is(err, ErrStopped) {
+		// A test's stand-in for a crash: nothing more is written.
+		return ctrl.Result{}, err
+	}
 	if perr := st.patch(ctx); perr != nil && err == nil {
 		return ctrl.Result{}, perr
 	}
@@ -244,6 +269,9 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	if stop {
 		return result, err
 	}
+	for k, v := range routeParameters(pm) {
+		params[k] = v
+	}
 	// What is deployed is the template with these values: a new value
 	// updates the stack as a new template does.
 	tpl.Hash = cfnstack.DesiredHash(tpl.Hash, params)
@@ -273,6 +301,13 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		stack.ID, stack.Status, stack.Outputs = obs.ID, obs.Status, nonEmpty(obs.Outputs)
 		stack.Reason = failureText(obs)
 	}
+	if plan.Action == stackplan.Update && cutoverActive(pm) {
+		// The template renders the routes of the cutover's resting states
+		// only; an update now could move a record under the cutover's feet,
+		// or stop the DMS task during the freeze. It waits for the end.
+		plan = stackplan.Plan{Action: stackplan.None, Timing: stackplan.Fast, Ready: true, Reason: "UpdateDeferred",
+			Message: "the spec changed the template; the stack update waits until the cutover ends (status.cutover.state " + string(pm.Status.Cutover.State) + ")"}
+	}
 	if plan.Action != stackplan.None {
 		// An operation changes the stack: its last observation no longer stands.
 		r.stackSeen.Delete(pm.UID)
@@ -300,6 +335,9 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 			plan.Ready, plan.Reason, plan.Message = false, "UpdateInProgress", "change set executed; the stack is updating"
 		case cfnstack.UpdateNoChanges:
 			stack.TemplateHash, stack.CreateAttempts = tpl.Hash, 0
+			// Nothing changes: the stack is as ready as before, and the
+			// steps after it go on in this reconcile.
+			plan.Action, plan.Ready = stackplan.None, true
 			plan.Timing, plan.Reason, plan.Message = stackplan.Slow, "Updated", "the new template changes no resource"
 		}
 	case stackplan.RecreateRolledBack:
@@ -320,7 +358,9 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	case plan.Ready && plan.Action == stackplan.None:
 		r.stackSeen.Store(pm.UID, r.now())
 		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
-	case !plan.Ready:
+	case !plan.Ready && !cutoverOwnsPhase(pm):
+		// After a cutover began its phases say where the writes are; a stack
+		// update is told by StackReady.
 		st.phase(paymentsv1alpha1.PhaseProvisioning, plan.Message)
 	}
 	return ctrl.Result{RequeueAfter: r.Timing.stack(plan.Timing)}, nil
@@ -349,7 +389,11 @@ func (r *PaymentMigrationReconciler) handOverToReplication(ctx context.Context, 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: min(next, stackNext)}, nil
+	cutoverNext, err := r.reconcileCutover(ctx, pm, st, aws)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: min(next, stackNext, cutoverNext)}, nil
 }
 
 // stackFresh reports whether the last observation of a stable stack can stand

@@ -49,7 +49,7 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 	decision := replication.DecideTask(replication.TaskInputs{
 		Task:            task,
 		PreflightPassed: preflightOK,
-		Paused:          pm.Spec.Replication.Paused,
+		Paused:          pm.Spec.Replication.Paused || forwardTaskHeld(pm),
 		StartedBefore:   repl.StartedAt != nil,
 	})
 	if err := r.actOnTask(ctx, pm, st, rep, taskARN, decision.Action); err != nil {
@@ -77,6 +77,8 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 
 	cdc := pm.Spec.Replication.MigrationType == paymentsv1alpha1.MigrationTypeCDC
 	switch {
+	case cutoverOwnsPhase(pm):
+		// The cutover owns the phase from its start.
 	case decision.Failed:
 		st.phase(paymentsv1alpha1.PhaseFailed, decision.Message)
 	case decision.Running && (cdc || replication.FullLoadDone(task)):
@@ -136,6 +138,15 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 			st.history(fmt.Sprintf("created the mapped tables on the target from the source's schema (%d statements)", len(res.TargetSchema)))
 		}
 	}
+	if res.Passed && obs.Databases != nil {
+		if err := prepareCutover(ctx, pm, sql, obs.Databases.Source.TableNames()); err != nil {
+			res.Passed, res.Reason = false, "CutoverPreparationFailed"
+			res.Message += "\nFAIL cutover preparation: " + err.Error()
+		} else {
+			res.Message += fmt.Sprintf("\nPASS cutover preparation: role %s can write the mapped tables on both sides; the watermark table %s exists on both",
+				pm.Spec.Database.ApplicationUsername, naming.WatermarkTable)
+		}
+	}
 	st.condition(paymentsv1alpha1.ConditionPreflightPassed, boolStatus(res.Passed), res.Reason, res.Message)
 	if res.RebootSource {
 		if err := r.rebootSource(ctx, st, rep, targets.SourceDBInstanceID, obs.Now); err != nil {
@@ -166,6 +177,28 @@ func (r *PaymentMigrationReconciler) rebootSource(ctx context.Context, st *statu
 			at.UTC().Format(time.RFC3339), at.Add(replication.RebootWait).UTC().Format(time.RFC3339), err)
 	}
 	st.history("requested a reboot of the source database to apply rds.logical_replication")
+	return nil
+}
+
+// prepareCutover readies both databases for the cutover before the task
+// starts (so the task's mapping of the watermark table finds it): the drain
+// control table, and the application's own role with write access to the
+// mapped tables, the role the freeze fences. Both steps are idempotent.
+func prepareCutover(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, sql sqlrunner.Runner, tables []string) error {
+	appSecret := pm.Status.Stack.Outputs[tapstack.OutputAppDbSecretArn]
+	if appSecret == "" {
+		return fmt.Errorf("the stack has no %s output", tapstack.OutputAppDbSecretArn)
+	}
+	schema := pm.Spec.Replication.Schema
+	role := sqlrunner.AppRole{Name: pm.Spec.Database.ApplicationUsername, SecretARN: appSecret, Schema: schema, Tables: tables}
+	for _, db := range []sqlrunner.Database{sourceDatabase(pm), targetDatabase(pm)} {
+		if err := sql.EnsureWatermarkTable(ctx, db, schema); err != nil {
+			return err
+		}
+		if err := sql.EnsureAppRole(ctx, db, role); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -14,6 +14,9 @@ type ReplicationAWS interface {
 	Task(ctx context.Context, arn string) (replication.Task, error)
 	// StartTask starts (start-replication) or resumes (resume-processing) a task.
 	StartTask(ctx context.Context, arn string, how replication.TaskAction) error
+	// StartTaskAt starts a CDC-only task for the first time at a CDC start
+	// position (the reverse path, at the slot the cutover created).
+	StartTaskAt(ctx context.Context, arn, cdcStartPosition string) error
 	// StopTask stops a running task.
 	StopTask(ctx context.Context, arn string) error
 	// TableStatistics lists the per-table statistics of a task.

@@ -134,12 +134,11 @@ func (s *statusWriter) patch(ctx context.Context) error {
 // not wait for until something sets them; every other one must be reported
 // (a condition never set is Unknown in Ready, not passing).
 //
-// TargetHealthy: only the cutover (SPEC section 4, not built yet) reads the
-// target's Route 53 health check and sets it; nothing sets it before then.
-// Requiring it now would hold Ready at Unknown forever, a check that can never
-// pass. So it counts from the moment it is set (a False or Unknown
-// TargetHealthy then holds Ready down), and the cutover must set it before
-// it moves any traffic: that is the cutover's own gate, not Ready's.
+// TargetHealthy is read from Route 53 by the cutover's gates, once the
+// migration replicates; before that nothing sets it, and requiring it would
+// hold Ready at Unknown through provisioning and the full load. It counts
+// from the moment it is set (a False or Unknown TargetHealthy then holds
+// Ready down).
 var notRequiredUntilSet = map[string]bool{paymentsv1alpha1.ConditionTargetHealthy: true}
 
 func splitReadyConditions(order []string) (required, optional []string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -39,6 +40,10 @@ type Set struct {
 	// PrefixLists finds the region's AWS-managed prefix lists (EC2), whose
 	// ids are template parameters; an id found is remembered.
 	PrefixLists *prefixlists.Resolver
+	// Route53 moves the cutover's records and reads health checks.
+	Route53 *route53.Client
+	// Alarms reads the stack's alarms (the cutover's alarm gate).
+	Alarms replicationaws.Alarms
 }
 
 // Factory hands out one Set per region.
@@ -87,6 +92,8 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 			iam.NewFromConfig(cfg)),
 		SQL:         &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
 		PrefixLists: &prefixlists.Resolver{API: ec2.NewFromConfig(cfg), Region: region},
+		Route53:     route53.NewFromConfig(cfg),
+		Alarms:      replicationaws.Alarms{API: cloudwatch.NewFromConfig(cfg, awscfg.CloudWatchJSON)},
 	}
 	if f.Lifetime != nil {
 		set.Replication.StopWith(f.Lifetime)

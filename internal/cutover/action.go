@@ -66,6 +66,10 @@ type Action struct {
 	Timeout   time.Duration
 	Task      Task
 	LSN       string
+	// NoGrace: DrainSessions ends the sessions at once. After a fence is
+	// lifted, sessions opened under it stay read-only for their whole life;
+	// ending them makes the pool reconnect writable.
+	NoGrace bool
 
 	// Persist: write the record (with this intent started) before acting, so
 	// a restart knows the action may have happened.

@@ -75,6 +75,12 @@ func act(rec Record, a Action, now time.Time) Decision {
 }
 
 func start(spec Spec, rec Record, gates []Gate, w World, now time.Time) Decision {
+	if rec.State == RolledBack && !rec.FlippedAt.IsZero() {
+		// The forward task stopped at the flip and the reverse task wrote
+		// the target's payments into the source since: resuming it would
+		// apply them twice. A new cutover starts from a reloaded target.
+		return hold(rec, "TargetNeedsReload", "rolled back after the flip: the forward task stays stopped; reload the target (a new migration) before cutting over again", IdlePoll)
+	}
 	if rec.AwaitingReapproval {
 		if spec.Approved {
 			return hold(rec, rec.Reason, fmt.Sprintf("rolled back (%s); to try again, fix the cause, set spec.cutover.approved to false and then to true", rec.Reason), IdlePoll)
@@ -338,7 +344,10 @@ func completed(spec Spec, rec Record, w World, now time.Time) Decision {
 	}
 	if w.fenced(naming.Target) {
 		// A reverse freeze that timed out left the target fenced.
-		return act(rec, Action{Op: OpSetFence, ID: rec.opID("reverse/unfence-target"), Side: naming.Target, On: false, StepIndex: -1}, now)
+		return act(rec, Action{Op: OpSetFence, ID: rec.opID("reverse/unfence-target"), Side: naming.Target, On: false, StepIndex: -1, Fast: true}, now)
+	}
+	if id := rec.opID("reverse/reconnect-target"); rec.intent(rec.opID("reverse/unfence-target")) != nil && !rec.finished(id) {
+		return act(rec, Action{Op: OpDrainSessions, ID: id, Side: naming.Target, NoGrace: true, StepIndex: -1}, now)
 	}
 	return wait(rec, IdlePoll)
 }
@@ -393,6 +402,9 @@ func afterFlipBack(rec Record, w World, now time.Time) Decision {
 	if w.fenced(naming.Source) {
 		return act(rec, Action{Op: OpSetFence, ID: rec.opID("reverse/lift-source"), Side: naming.Source, On: false, StepIndex: -1, Fast: true}, now)
 	}
+	if id := rec.opID("reverse/reconnect-source"); !rec.finished(id) {
+		return act(rec, Action{Op: OpDrainSessions, ID: id, Side: naming.Source, NoGrace: true, StepIndex: -1, Fast: true}, now)
+	}
 	if !w.ReverseTask.Stopped() {
 		id := rec.opID("reverse/stop-task")
 		if rec.finished(id) || w.ReverseTask.Status == "stopping" {
@@ -424,6 +436,7 @@ func rollback(rec Record, w World, now time.Time) Decision {
 		{"rollback/routes-source", w.Routes == SourceRoutes, Action{Op: OpSetRoutes, Routes: SourceRoutes}},
 		{"rollback/drop-slot", !w.SlotExists, Action{Op: OpDropSlot, Side: naming.Target}},
 		{"rollback/lift-source", !w.fenced(naming.Source), Action{Op: OpSetFence, Side: naming.Source, On: false}},
+		{"rollback/reconnect-source", rec.FreezeStartedAt.IsZero() || rec.finished(rec.opID("rollback/reconnect-source")), Action{Op: OpDrainSessions, Side: naming.Source, NoGrace: true}},
 	}
 	if s, ok := firstPending(&rec, steps, now); ok {
 		s.action.Fast, s.action.StepIndex = true, -1

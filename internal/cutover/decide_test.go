@@ -75,6 +75,8 @@ func TestDecideTable(t *testing.T) {
 			world: atSource(), gates: green, wantOp: OpWait, wantState: RolledBack, wantIn: "approved to false"},
 		{name: "withdrawn approval re-arms", spec: func(s *Spec) { s.Approved = false }, rec: Record{State: RolledBack, Attempt: 1, AwaitingReapproval: true},
 			world: atSource(), gates: green, wantOp: OpRecord, wantState: RolledBack},
+		{name: "rolled back after the flip never starts again", spec: func(s *Spec) { s.Approved = true }, rec: Record{State: RolledBack, Attempt: 1, FlippedAt: t0},
+			world: atSource(), gates: green, wantOp: OpWait, wantState: RolledBack, wantReason: "TargetNeedsReload"},
 		{name: "rolled back and re-armed starts attempt 2", rec: Record{State: RolledBack, Attempt: 1},
 			world: atSource(), gates: green, wantOp: OpRecord, wantState: Stepping},
 	}

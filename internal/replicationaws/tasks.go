@@ -142,6 +142,24 @@ func (c *Client) StartTask(ctx context.Context, arn string, how replication.Task
 	return nil
 }
 
+// StartTaskAt starts a CDC-only task for the first time, reading changes
+// from cdcStartPosition (an LSN, or the slot the source endpoint names).
+// Only the reverse path starts a task this way, once.
+func (c *Client) StartTaskAt(ctx context.Context, arn, cdcStartPosition string) error {
+	if cdcStartPosition == "" {
+		return fmt.Errorf("starting replication task %s: no CDC start position", arn)
+	}
+	defer c.tasks.invalidate(arn)
+	if _, err := c.DMS.StartReplicationTask(ctx, &dms.StartReplicationTaskInput{
+		ReplicationTaskArn:       aws.String(arn),
+		StartReplicationTaskType: dmstypes.StartReplicationTaskTypeValueStartReplication,
+		CdcStartPosition:         aws.String(cdcStartPosition),
+	}); err != nil {
+		return fmt.Errorf("starting replication task %s at %s: %w", arn, cdcStartPosition, err)
+	}
+	return nil
+}
+
 // StopTask stops a running task.
 func (c *Client) StopTask(ctx context.Context, arn string) error {
 	defer c.tasks.invalidate(arn)

@@ -65,7 +65,7 @@ func TestCRDIsInstalledWithPrinterColumns(t *testing.T) {
 		}
 		names = append(names, strings.ToUpper(c.(map[string]any)["name"].(string)))
 	}
-	want := []string{"PHASE", "STACK", "REPLICATION", "LAG", "TARGET%", "READY", "AGE"}
+	want := []string{"PHASE", "STACK", "REPLICATION", "LAG", "TARGET%", "CUTOVER", "WRITER", "GATES", "READY", "AGE"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("printer columns = %v, want %v", names, want)
 	}

@@ -39,6 +39,8 @@ type fakeCloud struct {
 	observeErr error
 	dms        *fakeDMS
 	sql        *fakeSQL
+	route53    *fakeRoute53
+	alarms     *fakeAlarms
 }
 
 type fakeStack struct {
@@ -57,14 +59,14 @@ type scripted struct {
 }
 
 func newFakeCloud() *fakeCloud {
-	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS(), sql: newFakeSQL(),
+	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS(), sql: newFakeSQL(), route53: newFakeRoute53(), alarms: &fakeAlarms{},
 		versions: map[string]int{}, batches: map[string][]int{}, bucketErr: map[string]error{}, hang: map[string]bool{}}
 }
 
 func (f *fakeCloud) factory() controllers.AWSFactory {
 	return func(_ context.Context, region string) (controllers.AWSClients, error) {
 		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms, SQL: f.sql,
-			PrefixLists: prefixLists.of(region)}, nil
+			PrefixLists: prefixLists.of(region), Route53: f.route53, Alarms: f.alarms}, nil
 	}
 }
 
@@ -296,12 +298,20 @@ func (b fakeBuckets) EmptySome(_ context.Context, bucket string, limit int) (int
 
 func outputsOf(stack string) map[string]string {
 	return map[string]string{
-		"DMSTaskArn":        "arn:aws:dms:us-east-1:123456789012:task:" + stack,
-		"SourceBucketName":  "payments-source-" + stack,
-		"TargetBucketName":  "payments-target-" + stack,
-		"VpcId":             "vpc-0123",
-		"SourceDbSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-source-" + stack,
-		"TargetDbSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-target-" + stack,
+		"DMSTaskArn":         "arn:aws:dms:us-east-1:123456789012:task:" + stack,
+		"SourceBucketName":   "payments-source-" + stack,
+		"TargetBucketName":   "payments-target-" + stack,
+		"VpcId":              "vpc-0123",
+		"SourceDbSecretArn":  "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-source-" + stack,
+		"TargetDbSecretArn":  "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-target-" + stack,
+		"AppDbSecretArn":     "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-" + stack,
+		"ReverseDMSTaskArn":  "arn:aws:dms:us-east-1:123456789012:task:reverse-" + stack,
+		"HostedZoneId":       "Z" + stack,
+		"HealthCheckId":      "hc-" + stack,
+		"WeightedRecordName": "api.payments.internal.",
+		"WriterRecordName":   "db.payments.internal.",
+		"SourceDbEndpoint":   "rds-source-" + stack + ".example.internal",
+		"TargetDbEndpoint":   "rds-target-" + stack + ".example.internal",
 	}
 }
 

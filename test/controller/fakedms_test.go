@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ type fakeTask struct {
 	everStarted                 bool
 	percent                     int32
 	starts, resumes, stops      int
+	startPosition               string
 	lag                         []float64 // remaining scripted samples (target side); the last one repeats
 	// sampleAge, when set, serves the lag stamped this long ago: DMS has
 	// stopped publishing.
@@ -114,12 +116,27 @@ func (f *fakeDMS) StartTask(_ context.Context, arn string, how replication.TaskA
 	return nil
 }
 
+func (f *fakeDMS) StartTaskAt(_ context.Context, arn, position string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.task(arn)
+	if t.everStarted || t.status == replication.StatusStarting {
+		return fmt.Errorf("task %s was started before: a second start-replication would replay it", arn)
+	}
+	t.starts++
+	t.startPosition = position
+	journal.add(strings.TrimPrefix(arn[strings.LastIndex(arn, ":")+1:], "reverse-"), "reverse start at "+position)
+	t.status = replication.StatusStarting
+	return nil
+}
+
 func (f *fakeDMS) StopTask(_ context.Context, arn string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.task(arn)
 	t.stops++
 	t.status = replication.StatusStopping
+	journal.add(strings.TrimPrefix(arn[strings.LastIndex(arn, ":")+1:], "reverse-"), "stop "+arn[strings.LastIndex(arn, ":")+1:])
 	return nil
 }
 

@@ -17,10 +17,13 @@ type fakeSQL struct {
 	created   map[string]bool  // target secret ARN -> tables created
 	applied   map[string]int   // target secret ARN -> ApplyDDL calls
 	sourceErr map[string]error // source secret ARN -> what Inspect returns
+	dbs       map[string]*fakeDB
+	stuck     map[string]bool // secret ARN -> watermarks do not arrive there
+	log       []string
 }
 
 func newFakeSQL() *fakeSQL {
-	return &fakeSQL{created: map[string]bool{}, applied: map[string]int{}, sourceErr: map[string]error{}}
+	return &fakeSQL{created: map[string]bool{}, applied: map[string]int{}, sourceErr: map[string]error{}, dbs: map[string]*fakeDB{}, stuck: map[string]bool{}}
 }
 
 func sourceCatalog() pgcatalog.Catalog {

@@ -110,11 +110,11 @@ func TestReadyIsUnknownWhileARequiredConditionIsMissing(t *testing.T) {
 	waitFor(t, key, "Ready", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionReady).Status == metav1.ConditionTrue
 	})
-	// TargetHealthy is in the Ready list but nothing sets it before the
-	// cutover: it is not waited for until set.
+	// TargetHealthy is read from Route 53's checkers once the migration
+	// replicates (the cutover's gate), and counts for Ready from then on.
 	pm := get(t, key)
-	if meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionTargetHealthy) != nil {
-		t.Fatal("something set TargetHealthy; this test assumes the cutover does not exist yet")
+	if c := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionTargetHealthy); c == nil || c.Status != metav1.ConditionTrue || c.Reason != "MajorityHealthy" {
+		t.Fatalf("TargetHealthy = %+v, want True from the 16 healthy checkers", c)
 	}
 
 	// StackReady disappears; while the stack's last observation is fresh, no

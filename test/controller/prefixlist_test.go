@@ -75,7 +75,10 @@ func TestTheStackGetsTheRegionsRoute53HealthCheckPrefixList(t *testing.T) {
 		t.Fatal("no stack")
 	}
 	want := prefixLists.id(region)
-	if got := st.parameters[tapstack.ParamRoute53HealthCheckPrefixList]; got != want || len(st.parameters) != 1 {
+	// The other parameters render the cutover's resting routes: before any
+	// cutover, everything on the source.
+	if got := st.parameters[tapstack.ParamRoute53HealthCheckPrefixList]; got != want || len(st.parameters) != 4 ||
+		st.parameters[tapstack.ParamSourceWeight] != "100" || st.parameters[tapstack.ParamTargetWeight] != "0" || st.parameters[tapstack.ParamWriterSide] != "source" {
 		t.Errorf("stack parameters %v, want %s=%s", st.parameters, tapstack.ParamRoute53HealthCheckPrefixList, want)
 	}
 }

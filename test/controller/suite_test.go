@@ -35,6 +35,7 @@ func run(m *testing.M) int {
 		DefaultRegion:    defaultRegion,
 		Workers:          4,
 		ReconcileTimeout: reconcileTimeout,
+		CutoverHooks:     kills.hooks(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,134 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
+)
+
+// cutoverGates reads the gates of SPEC 4.2 step 2, sets TargetHealthy from
+// Route 53 and CutoverReady with one line per gate, and returns them.
+func (r *PaymentMigrationReconciler) cutoverGates(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, s cutoverSeams) []cutover.Gate {
+	gates := []cutover.Gate{
+		conditionGate(pm, "replication running", paymentsv1alpha1.ConditionReplicationRunning, nil),
+		conditionGate(pm, "lag", paymentsv1alpha1.ConditionLagWithinThreshold, nil),
+	}
+	if requireValidation(pm) {
+		// Records still pending are a wait, not a failure: CDC keeps adding them.
+		gates = append(gates, conditionGate(pm, "validation", paymentsv1alpha1.ConditionDataValidated, map[string]bool{"ValidationPending": true, "NoTableStatistics": true}))
+	}
+	if g := pm.Spec.Cutover.Gates.RequireTargetHealthy; g == nil || *g {
+		gates = append(gates, r.healthGate(ctx, pm, st, s))
+	}
+	gates = append(gates, r.alarmGate(ctx, pm, s), r.transactionGate(ctx, pm, s))
+
+	status, reason := metav1.ConditionTrue, "GatesPass"
+	if failed, unknown := cutover.FailingGates(gates); len(failed) > 0 {
+		status, reason = metav1.ConditionFalse, "GateFailing"
+	} else if len(unknown) > 0 {
+		status, reason = metav1.ConditionUnknown, "GateUnknown"
+	}
+	st.condition(paymentsv1alpha1.ConditionCutoverReady, status, reason, cutover.GateLines(gates))
+	return gates
+}
+
+func requireValidation(pm *paymentsv1alpha1.PaymentMigration) bool {
+	g := pm.Spec.Cutover.Gates.RequireValidation
+	v := pm.Spec.Replication.Validation
+	return (g == nil || *g) && (v == nil || *v)
+}
+
+// conditionGate reads a gate from a condition the replication step keeps;
+// waitReasons are False reasons that mean "not yet" rather than "failed".
+func conditionGate(pm *paymentsv1alpha1.PaymentMigration, name, condType string, waitReasons map[string]bool) cutover.Gate {
+	c := findCondition(pm, condType)
+	switch {
+	case c == nil:
+		return cutover.Gate{Name: name, State: cutover.Unknown, Message: condType + " not reported yet"}
+	case c.Status == metav1.ConditionTrue:
+		return cutover.Gate{Name: name, State: cutover.Pass, Message: firstLineOf(c.Message)}
+	case c.Status == metav1.ConditionFalse && !waitReasons[c.Reason]:
+		return cutover.Gate{Name: name, State: cutover.Fail, Message: c.Reason + ": " + firstLineOf(c.Message)}
+	}
+	return cutover.Gate{Name: name, State: cutover.Unknown, Message: c.Reason + ": " + firstLineOf(c.Message)}
+}
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// healthGate: the target's Route 53 health check, healthy by the majority
+// of the checkers; it also sets TargetHealthy.
+func (r *PaymentMigrationReconciler) healthGate(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, s cutoverSeams) cutover.Gate {
+	id := s.outputs[tapstack.OutputHealthCheckID]
+	if id == "" {
+		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionUnknown, "NoHealthCheck", "the stack has no HealthCheckId output")
+		return cutover.Gate{Name: "target health", State: cutover.Unknown, Message: "no health check output"}
+	}
+	h, err := s.health.Health(ctx, id)
+	if err != nil {
+		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionUnknown, "HealthReadFailed", err.Error())
+		return cutover.Gate{Name: "target health", State: cutover.Unknown, Message: err.Error()}
+	}
+	traffic := pm.Status.Traffic
+	if traffic == nil {
+		traffic = &paymentsv1alpha1.TrafficStatus{}
+		pm.Status.Traffic = traffic
+	}
+	msg := fmt.Sprintf("%d of %d Route 53 checkers report healthy", h.Healthy, h.Checkers)
+	switch {
+	case h.Checkers == 0:
+		traffic.HealthCheckStatus = "NoReports"
+		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionUnknown, "NoCheckerReports", msg)
+		return cutover.Gate{Name: "target health", State: cutover.Unknown, Message: msg}
+	case h.Majority():
+		traffic.HealthCheckStatus = "Healthy"
+		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionTrue, "MajorityHealthy", msg)
+		return cutover.Gate{Name: "target health", State: cutover.Pass, Message: msg}
+	}
+	traffic.HealthCheckStatus = "Unhealthy"
+	st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionFalse, "MajorityUnhealthy", msg)
+	return cutover.Gate{Name: "target health", State: cutover.Fail, Message: msg}
+}
+
+// alarmGate: none of the stack's alarms in ALARM.
+func (r *PaymentMigrationReconciler) alarmGate(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) cutover.Gate {
+	if s.alarms == nil {
+		return cutover.Gate{Name: "alarms", State: cutover.Unknown, Message: "no CloudWatch client"}
+	}
+	firing, err := s.alarms.FiringAlarms(ctx, tapstack.AlarmNames(pm.Spec))
+	if err != nil {
+		return cutover.Gate{Name: "alarms", State: cutover.Unknown, Message: err.Error()}
+	}
+	if len(firing) > 0 {
+		return cutover.Gate{Name: "alarms", State: cutover.Fail, Message: "in ALARM: " + strings.Join(firing, ", ")}
+	}
+	return cutover.Gate{Name: "alarms", State: cutover.Pass, Message: "no alarm of the stack in ALARM"}
+}
+
+// transactionGate: no long-running write transaction on the source (the fence
+// would wait for it, then end it). A long transaction holds the cutover; it is
+// not a failure of the migration, so it never rolls one back.
+func (r *PaymentMigrationReconciler) transactionGate(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) cutover.Gate {
+	limit := time.Duration(max(pm.Spec.Cutover.Gates.MaxSourceTransactionSeconds, 1)) * time.Second
+	age, err := s.sql.LongestWriteTransaction(ctx, s.db(pm, naming.Source))
+	switch {
+	case err != nil:
+		return cutover.Gate{Name: "source transactions", State: cutover.Unknown, Message: err.Error()}
+	case age > limit:
+		return cutover.Gate{Name: "source transactions", State: cutover.Unknown,
+			Message: fmt.Sprintf("a write transaction has been open on the source for %s (limit %s)", age.Round(time.Second), limit)}
+	}
+	return cutover.Gate{Name: "source transactions", State: cutover.Pass, Message: fmt.Sprintf("no write transaction older than %s", limit)}
+}

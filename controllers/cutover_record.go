@@ -1,0 +1,209 @@
+package controllers
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
+)
+
+// Conversions between status.cutover and the decision's record, and the
+// spec as the decision reads it.
+
+func cutoverSpec(pm *paymentsv1alpha1.PaymentMigration) cutover.Spec {
+	c := pm.Spec.Cutover
+	interval := time.Duration(max(c.StepIntervalSeconds, pm.Spec.Traffic.RecordTTLSeconds)) * time.Second
+	grace := 5 * time.Second
+	if c.FenceGraceSeconds != nil {
+		grace = time.Duration(*c.FenceGraceSeconds) * time.Second
+	}
+	return cutover.Spec{
+		Steps:         c.Steps,
+		StepInterval:  interval,
+		FreezeTimeout: time.Duration(max(c.FreezeTimeoutSeconds, 30)) * time.Second,
+		FenceGrace:    grace,
+		ReversePath:   c.ReversePath == nil || *c.ReversePath,
+		AutoRollback:  c.AutoRollback == nil || *c.AutoRollback,
+		Automatic:     c.Approval == paymentsv1alpha1.ApprovalAutomatic,
+		Approved:      c.Approved,
+		Abort:         c.Abort,
+		ApprovedBy:    approver(pm),
+	}
+}
+
+// approver names who last set spec.cutover.approved, as far as the API
+// server tells: the field manager of managedFields (kubectl-patch,
+// kubectl-client-side-apply, a GitOps controller). It is not the user's
+// identity, which only an admission webhook can stamp.
+func approver(pm *paymentsv1alpha1.PaymentMigration) string {
+	var who string
+	var when time.Time
+	for _, mf := range pm.ManagedFields {
+		if mf.FieldsV1 == nil || !strings.Contains(string(mf.FieldsV1.Raw), `"f:approved"`) {
+			continue
+		}
+		t := time.Time{}
+		if mf.Time != nil {
+			t = mf.Time.Time
+		}
+		if who == "" || !t.Before(when) {
+			who, when = mf.Manager, t
+		}
+	}
+	if who == "" {
+		return ""
+	}
+	return "field manager " + who
+}
+
+func timeOf(t *metav1.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+func metaTime(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	m := metav1.NewTime(t)
+	return &m
+}
+
+func recordFromStatus(s *paymentsv1alpha1.CutoverStatus) cutover.Record {
+	if s == nil {
+		return cutover.Record{State: cutover.Idle, Step: -1}
+	}
+	rec := cutover.Record{
+		State: cutover.State(s.State), Attempt: s.Attempt, Step: s.Step,
+		Steps: append([]int32(nil), s.Steps...), ReversePath: s.ReversePath,
+		ApprovedAt: timeOf(s.ApprovedAt), ApprovedBy: s.ApprovedBy, LastStepAt: timeOf(s.LastStepTime),
+		FreezeStartedAt: timeOf(s.FreezeStartedAt), FlippedAt: timeOf(s.FlippedAt),
+		Direction: cutover.Direction(s.Direction), WatermarkID: s.WatermarkID, SlotLSN: s.ReverseSlotLSN,
+		ReverseStartedAt: timeOf(s.ReverseStartedAt), Reason: s.Reason, Message: s.Message,
+		AwaitingReapproval: s.AwaitingReapproval,
+	}
+	if l := s.Ledger; l != nil {
+		rec.Ledger = cutover.Ledger{SessionsTerminated: int(l.SessionsTerminated), OpenWritesWaited: int(l.OpenWritesWaited), SequencesSet: int(l.SequencesSet)}
+		if l.DrainMillis != nil {
+			rec.Ledger.Drain = time.Duration(*l.DrainMillis) * time.Millisecond
+		}
+	}
+	for _, in := range s.Intents {
+		rec.Intents = append(rec.Intents, cutover.Intent{ID: in.ID, Started: in.Started.Time, Finished: timeOf(in.Finished), Note: in.Note})
+	}
+	return rec
+}
+
+func statusFromRecord(rec cutover.Record, w cutover.World) *paymentsv1alpha1.CutoverStatus {
+	s := &paymentsv1alpha1.CutoverStatus{
+		State: paymentsv1alpha1.CutoverState(rec.State), Attempt: rec.Attempt, Step: rec.Step,
+		Steps: append([]int32(nil), rec.Steps...), ReversePath: rec.ReversePath,
+		Writer:     paymentsv1alpha1.Side(w.Routes.Writer),
+		ApprovedAt: metaTime(rec.ApprovedAt), ApprovedBy: statustext.Truncate(rec.ApprovedBy, 256), LastStepTime: metaTime(rec.LastStepAt),
+		FreezeStartedAt: metaTime(rec.FreezeStartedAt), FlippedAt: metaTime(rec.FlippedAt),
+		Direction: string(rec.Direction), WatermarkID: rec.WatermarkID, ReverseSlotLSN: rec.SlotLSN,
+		ReverseStartedAt: metaTime(rec.ReverseStartedAt), Reason: statustext.Truncate(rec.Reason, 64),
+		Message: statustext.Truncate(rec.Message, 2048), AwaitingReapproval: rec.AwaitingReapproval,
+	}
+	for _, side := range naming.Sides {
+		if w.Fenced[side] {
+			s.Fenced = append(s.Fenced, paymentsv1alpha1.Side(side))
+		}
+	}
+	if !rec.FlippedAt.IsZero() && !rec.FreezeStartedAt.IsZero() && rec.Direction == cutover.Forward {
+		ms := rec.FlippedAt.Sub(rec.FreezeStartedAt).Milliseconds()
+		s.FreezeMillis = &ms
+	}
+	l := rec.Ledger
+	if l != (cutover.Ledger{}) {
+		s.Ledger = &paymentsv1alpha1.CutoverLedger{SessionsTerminated: int32(l.SessionsTerminated), OpenWritesWaited: int32(l.OpenWritesWaited), SequencesSet: int32(l.SequencesSet)}
+		if l.Drain > 0 {
+			ms := l.Drain.Milliseconds()
+			s.Ledger.DrainMillis = &ms
+		}
+	}
+	intents := rec.Intents
+	if n := len(intents); n > 64 {
+		intents = intents[n-64:]
+	}
+	for _, in := range intents {
+		s.Intents = append(s.Intents, paymentsv1alpha1.CutoverIntent{ID: statustext.Truncate(in.ID, 64), Started: metav1.NewTime(in.Started),
+			Finished: metaTime(in.Finished), Note: statustext.Truncate(in.Note, 512)})
+	}
+	return s
+}
+
+// cutoverPhase is the display phase a cutover state owns; "" leaves the
+// replication phase (Idle, Held).
+func cutoverPhase(s cutover.State) paymentsv1alpha1.Phase {
+	switch s {
+	case cutover.Stepping, cutover.Freezing, cutover.Flipped:
+		return paymentsv1alpha1.PhaseCuttingOver
+	case cutover.Completed:
+		return paymentsv1alpha1.PhaseCompleted
+	case cutover.RollingBack:
+		return paymentsv1alpha1.PhaseRollingBack
+	case cutover.RolledBack:
+		return paymentsv1alpha1.PhaseRolledBack
+	}
+	return ""
+}
+
+// cutoverActive: a cutover is between its start and its end; the stack is
+// not updated (its template renders the resting routes only).
+func cutoverActive(pm *paymentsv1alpha1.PaymentMigration) bool {
+	c := pm.Status.Cutover
+	if c == nil {
+		return false
+	}
+	switch cutover.State(c.State) {
+	case cutover.Stepping, cutover.Freezing, cutover.Flipped, cutover.RollingBack:
+		return true
+	}
+	return false
+}
+
+// forwardTaskHeld: once writes have gone to the target, the forward task
+// must never be resumed by the replication step: it would carry the reverse
+// path's writes back and apply them twice.
+func forwardTaskHeld(pm *paymentsv1alpha1.PaymentMigration) bool {
+	c := pm.Status.Cutover
+	return c != nil && c.FlippedAt != nil
+}
+
+// cutoverInMotion: the next reconcile may act on the cutover, so it reads
+// the object from the API server.
+func cutoverInMotion(pm *paymentsv1alpha1.PaymentMigration) bool {
+	return cutoverActive(pm) || pm.Spec.Cutover.Abort || (pm.Spec.Cutover.Approved && (pm.Status.Cutover == nil ||
+		pm.Status.Cutover.State == "" || pm.Status.Cutover.State == "Idle" || pm.Status.Cutover.State == "Held"))
+}
+
+// routeParameters render the routes of the cutover's resting state into
+// the template: the target after a completed cutover, the source otherwise
+// (during a cutover the stack is not updated).
+func routeParameters(pm *paymentsv1alpha1.PaymentMigration) map[string]string {
+	r := cutover.SourceRoutes
+	if c := pm.Status.Cutover; c != nil && cutover.State(c.State) == cutover.Completed {
+		r = cutover.TargetRoutes
+	}
+	return map[string]string{
+		tapstack.ParamSourceWeight: strconv.Itoa(int(r.SourceWeight)),
+		tapstack.ParamTargetWeight: strconv.Itoa(int(r.TargetWeight)),
+		tapstack.ParamWriterSide:   string(r.Writer),
+	}
+}
+
+// cutoverOwnsPhase: a cutover has begun, and the phase is its own.
+func cutoverOwnsPhase(pm *paymentsv1alpha1.PaymentMigration) bool {
+	c := pm.Status.Cutover
+	return c != nil && cutoverPhase(cutover.State(c.State)) != ""
+}

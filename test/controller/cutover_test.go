@@ -1,0 +1,362 @@
+package controller_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/controllers"
+	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/test/testenv"
+)
+
+// killPlan stops one migration's reconcile at its n-th cutover action,
+// before or after the action, once: what a manager killed there leaves
+// behind is what the next reconcile finds in status and in the fakes.
+type killPlan struct {
+	at     int
+	after  bool
+	seen   int
+	killed string
+}
+
+type killSwitch struct {
+	mu    sync.Mutex
+	plans map[string]*killPlan // migration name -> plan
+}
+
+var kills = &killSwitch{plans: map[string]*killPlan{}}
+
+func (k *killSwitch) arm(name string, at int, after bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.plans[name] = &killPlan{at: at, after: after}
+}
+
+func (k *killSwitch) killedAt(name string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p := k.plans[name]; p != nil {
+		return p.killed
+	}
+	return ""
+}
+
+func (k *killSwitch) hooks() *controllers.CutoverHooks {
+	check := func(after bool) func(pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error {
+		return func(pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			p := k.plans[pm.Name]
+			if p == nil || p.killed != "" || p.after != after {
+				return nil
+			}
+			if p.seen++; p.seen-1 == p.at {
+				p.killed = a.ID + " " + a.String()
+				return controllers.ErrStopped
+			}
+			return nil
+		}
+	}
+	return &controllers.CutoverHooks{BeforeAction: check(false), AfterAction: check(true)}
+}
+
+// cutoverMigration is a migration whose cutover takes seconds: one service
+// tier step, then the freeze.
+func cutoverMigration(name string) *paymentsv1alpha1.PaymentMigration {
+	pm := newMigration(name, name, "us-east-1")
+	pm.Spec.Traffic.RecordTTLSeconds = 1
+	pm.Spec.Cutover.StepIntervalSeconds = 1
+	pm.Spec.Cutover.Steps = []int32{50, 100}
+	pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1
+	return pm
+}
+
+func waitLong(t *testing.T, key client.ObjectKey, what string, cond func(*paymentsv1alpha1.PaymentMigration) bool) *paymentsv1alpha1.PaymentMigration {
+	t.Helper()
+	var pm paymentsv1alpha1.PaymentMigration
+	testenv.Eventually(t, 90*time.Second, 100*time.Millisecond, what, func() (bool, error) {
+		err := k8s.Get(t.Context(), key, &pm)
+		return err == nil && cond(&pm), err
+	})
+	return &pm
+}
+
+func cutoverState(pm *paymentsv1alpha1.PaymentMigration) paymentsv1alpha1.CutoverState {
+	if pm.Status.Cutover == nil {
+		return ""
+	}
+	return pm.Status.Cutover.State
+}
+
+// checkJournal checks the order of the effects a cutover of stack made.
+func checkJournal(t *testing.T, stack string, wantCompleted bool) {
+	t.Helper()
+	lines := journal.of(stack)
+	index := func(prefix string) int {
+		return slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
+	}
+	flip := index("routes source=0 target=100 writer=rds-target-")
+	if !wantCompleted {
+		if flip >= 0 {
+			t.Errorf("%s: flipped although the cutover should not have: %v", stack, lines)
+		}
+		return
+	}
+	if flip < 0 {
+		t.Fatalf("%s: no flip in %v", stack, lines)
+	}
+	for _, before := range []string{"source fence=true", "source drain", "source watermark", "target sequences from source", "target slot"} {
+		if i := index(before); i < 0 || i > flip {
+			t.Errorf("%s: %q is not before the flip: %v", stack, before, lines)
+		}
+	}
+	starts := 0
+	for i, l := range lines {
+		if strings.HasPrefix(l, "source fence=false") && i > flip {
+			t.Errorf("%s: the source fence was lifted after the flip: %v", stack, lines)
+		}
+		if strings.Contains(l, "source=0 target=0") {
+			t.Errorf("%s: 0%% on both sides: %s", stack, l)
+		}
+		if strings.HasPrefix(l, "reverse start") {
+			starts++
+			if i < flip {
+				t.Errorf("%s: the reverse task started before the flip", stack)
+			}
+		}
+	}
+	if starts != 1 {
+		t.Errorf("%s: the reverse task was started %d times: %v", stack, starts, lines)
+	}
+}
+
+// A whole cutover against the fakes: approval, one step, the freeze, the
+// flip, the reverse task, Completed; then an abort rolls it back through the
+// reverse path.
+func TestCutoverCompletesThenAbortRollsBackThroughTheReversePath(t *testing.T) {
+	key := createForTest(t, cutoverMigration("cutover"))
+	waitLong(t, key, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condition(pm, paymentsv1alpha1.ConditionCutoverReady).Status == metav1.ConditionTrue
+	})
+	pm := get(t, key)
+	if cutoverState(pm) != "Idle" || condition(pm, paymentsv1alpha1.ConditionCutoverComplete).Reason != "NotStarted" {
+		t.Errorf("before approval: %+v", pm.Status.Cutover)
+	}
+	ready := condition(pm, paymentsv1alpha1.ConditionCutoverReady)
+	for _, line := range []string{"PASS lag", "PASS validation", "PASS target health: 16 of 16", "PASS alarms", "PASS source transactions", "PASS replication running"} {
+		if !strings.Contains(ready.Message, line) {
+			t.Errorf("CutoverReady does not say %q:\n%s", line, ready.Message)
+		}
+	}
+
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	pm = waitLong(t, key, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "Completed" })
+	c := pm.Status.Cutover
+	if pm.Status.Phase != paymentsv1alpha1.PhaseCompleted || c.Writer != "target" || c.ReverseSlotLSN == "" || c.FreezeMillis == nil || c.ApprovedAt == nil {
+		t.Errorf("completed status: phase %s %+v", pm.Status.Phase, c)
+	}
+	if !strings.HasPrefix(c.ApprovedBy, "field manager ") {
+		t.Errorf("approvedBy %q, want the field manager that set approved", c.ApprovedBy)
+	}
+	if condition(pm, paymentsv1alpha1.ConditionCutoverComplete).Status != metav1.ConditionTrue {
+		t.Errorf("CutoverComplete = %+v", condition(pm, paymentsv1alpha1.ConditionCutoverComplete))
+	}
+	waitLong(t, key, "Ready after the cutover", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionReady).Status == metav1.ConditionTrue
+	})
+	source, target, writer := cloud.route53.routes("TapStackcutover")
+	if source != 0 || target != 100 || !strings.HasPrefix(writer, "rds-target-") {
+		t.Errorf("Route 53 after the cutover: %d/%d writer %s", source, target, writer)
+	}
+	out := outputsOf("TapStackcutover")
+	if !cloud.sql.state(out["SourceDbSecretArn"]).fenced {
+		t.Error("the source is not fenced after the flip")
+	}
+	fwd, rev := cloud.dms.snapshot(out["DMSTaskArn"]), cloud.dms.snapshot(out["ReverseDMSTaskArn"])
+	if fwd.stops != 1 || rev.starts != 1 || rev.startPosition != c.ReverseSlotLSN {
+		t.Errorf("forward stops %d, reverse starts %d at %q (slot %q)", fwd.stops, rev.starts, rev.startPosition, c.ReverseSlotLSN)
+	}
+	// The forward task stays stopped: the replication step must not resume it.
+	time.Sleep(500 * time.Millisecond)
+	if fwd := cloud.dms.snapshot(out["DMSTaskArn"]); fwd.resumes != 0 {
+		t.Errorf("the forward task was resumed %d times after the flip", fwd.resumes)
+	}
+	checkJournal(t, "TapStackcutover", true)
+	for _, reason := range []string{"CutoverStarted", "FreezeStarted", "Flipped", "CutoverComplete"} {
+		waitForEvent(t, "cutover", reason)
+	}
+
+	// Abort after the flip: fence the target, drain by watermark, flip back,
+	// lift the source's fence.
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Abort = true })
+	pm = waitLong(t, key, "RolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "RolledBack" && pm.Status.Phase == paymentsv1alpha1.PhaseRolledBack
+	})
+	source, target, writer = cloud.route53.routes("TapStackcutover")
+	if source != 100 || target != 0 || !strings.HasPrefix(writer, "rds-source-") {
+		t.Errorf("Route 53 after the rollback: %d/%d writer %s", source, target, writer)
+	}
+	if cloud.sql.state(out["SourceDbSecretArn"]).fenced || !cloud.sql.state(out["TargetDbSecretArn"]).fenced {
+		t.Error("after the rollback the source must take writes and the target must stay fenced")
+	}
+	if rev := cloud.dms.snapshot(out["ReverseDMSTaskArn"]); rev.stops != 1 {
+		t.Errorf("reverse task stopped %d times", rev.stops)
+	}
+	if pm.Status.Phase != paymentsv1alpha1.PhaseRolledBack || pm.Status.Cutover.Reason != "Aborted" {
+		t.Errorf("phase %s reason %s", pm.Status.Phase, pm.Status.Cutover.Reason)
+	}
+	// A new approval does not start again from a target the forward task
+	// no longer follows.
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) {
+		pm.Spec.Cutover.Abort, pm.Spec.Cutover.Approved = false, false
+	})
+	waitLong(t, key, "the approval withdrawal seen", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.ObservedGeneration == pm.Generation
+	})
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	waitLong(t, key, "held for a reload", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Cutover.Reason == "TargetNeedsReload"
+	})
+}
+
+// Bad input: approving while a gate is red holds and names the gate; an
+// abort with nothing to abort changes nothing; the steps cannot change while
+// a cutover runs.
+func TestCutoverBadInput(t *testing.T) {
+	key := createForTest(t, cutoverMigration("badinput"))
+	waitLong(t, key, "Replicating", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && cutoverState(pm) == "Idle"
+	})
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Abort = true })
+	pm := waitLong(t, key, "abort refused", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Cutover.Reason == "NothingToAbort"
+	})
+	if !strings.Contains(pm.Status.Cutover.Message, "nothing changed") {
+		t.Errorf("message %q", pm.Status.Cutover.Message)
+	}
+	cloud.route53.setHealth("hc-TapStackbadinput", 16, 5)
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) {
+		pm.Spec.Cutover.Abort, pm.Spec.Cutover.Approved = false, true
+	})
+	pm = waitLong(t, key, "held on the red gate", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "Held" && pm.Status.Cutover.Reason == "GatesNotPassing"
+	})
+	if !strings.Contains(pm.Status.Cutover.Message, "target health") || condition(pm, paymentsv1alpha1.ConditionTargetHealthy).Status != metav1.ConditionFalse {
+		t.Errorf("held message %q, TargetHealthy %+v", pm.Status.Cutover.Message, condition(pm, paymentsv1alpha1.ConditionTargetHealthy))
+	}
+	if s, tg, _ := cloud.route53.routes("TapStackbadinput"); s != 100 || tg != 0 {
+		t.Errorf("traffic moved while held: %d/%d", s, tg)
+	}
+	// Green again: the cutover starts; once it runs, the steps are fixed.
+	cloud.route53.setHealth("hc-TapStackbadinput", 16, 16)
+	waitLong(t, key, "cutting over", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		s := cutoverState(pm)
+		return s == "Stepping" || s == "Freezing" || s == "Flipped" || s == "Completed"
+	})
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var fresh paymentsv1alpha1.PaymentMigration
+		if err := k8s.Get(t.Context(), key, &fresh); err != nil {
+			return err
+		}
+		fresh.Spec.Cutover.Steps = []int32{10, 100}
+		return k8s.Update(t.Context(), &fresh)
+	})
+	if err == nil || !strings.Contains(err.Error(), "spec.cutover.steps") {
+		t.Errorf("changing the steps during the cutover: %v, want a refusal naming spec.cutover.steps", err)
+	}
+}
+
+// A drain that never completes (the watermark never reaches the target)
+// ends in a rollback after freezeTimeoutSeconds: the source is unfenced and
+// takes every write again.
+func TestFreezeTimeoutRollsBack(t *testing.T) {
+	pm := cutoverMigration("freezeout")
+	pm.Spec.Cutover.FreezeTimeoutSeconds = 30
+	key := createForTest(t, pm)
+	waitLong(t, key, "Replicating", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condition(pm, paymentsv1alpha1.ConditionCutoverReady).Status == metav1.ConditionTrue
+	})
+	out := outputsOf("TapStackfreezeout")
+	cloud.sql.setStuck(out["TargetDbSecretArn"], true)
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	pm = waitLong(t, key, "RolledBack after the freeze timeout", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "RolledBack" })
+	if pm.Status.Cutover.Reason != "FreezeTimeout" || !strings.Contains(pm.Status.Cutover.Message, "rolled back (FreezeTimeout)") {
+		t.Errorf("rollback %s: %s", pm.Status.Cutover.Reason, pm.Status.Cutover.Message)
+	}
+	if cloud.sql.state(out["SourceDbSecretArn"]).fenced || cloud.sql.state(out["TargetDbSecretArn"]).slot {
+		t.Error("the rollback left the source fenced or the slot behind")
+	}
+	if s, tg, w := cloud.route53.routes("TapStackfreezeout"); s != 100 || tg != 0 || !strings.HasPrefix(w, "rds-source-") {
+		t.Errorf("routes after the rollback %d/%d %s", s, tg, w)
+	}
+	checkJournal(t, "TapStackfreezeout", false)
+	if !slices.Contains(journal.of("TapStackfreezeout"), "source drain") {
+		t.Error("the fence went on, but the sessions were never ended")
+	}
+	// The source's sessions opened under the fence stay read-only; the
+	// rollback ends them after lifting it.
+	lines := journal.of("TapStackfreezeout")
+	lift := slices.Index(lines, "source fence=false")
+	if lift < 0 || !slices.Contains(lines[lift:], "source drain") {
+		t.Errorf("no reconnect after the fence was lifted: %v", lines)
+	}
+	cloud.sql.setStuck(out["TargetDbSecretArn"], false)
+}
+
+// The manager stopped before or after each action of the cutover: every
+// kill point converges to Completed with every invariant intact.
+func TestCutoverConvergesFromEveryKillPoint(t *testing.T) {
+	// A cutover of cutoverMigration makes 11 actions: the step, fence,
+	// confirm, drain, watermark, wait, sequences, slot, flip, stop, start
+	// (the target's fence is observed absent, not lifted).
+	const actions = 11
+	for at := 0; at < actions; at++ {
+		for _, after := range []bool{false, true} {
+			name := fmt.Sprintf("kill%d%s", at, map[bool]string{false: "b", true: "a"}[after])
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				kills.arm(name, at, after)
+				pm := cutoverMigration(name)
+				pm.Spec.Cutover.Approved = true
+				pm.Spec.Cutover.ReversePath = ptr.To(true)
+				key := createForTest(t, pm)
+				pm = waitLong(t, key, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "Completed" })
+				killed := kills.killedAt(name)
+				if killed == "" {
+					t.Fatalf("the kill point %d was never reached", at)
+				}
+				t.Logf("killed %s %s; converged to %s", map[bool]string{false: "before", true: "after"}[after], killed, pm.Status.Cutover.State)
+				checkJournal(t, "TapStack"+name, true)
+				out := outputsOf("TapStack" + name)
+				if !cloud.sql.state(out["SourceDbSecretArn"]).fenced {
+					t.Error("source not fenced at the end")
+				}
+				if s, tg, w := cloud.route53.routes("TapStack" + name); s != 0 || tg != 100 || !strings.HasPrefix(w, "rds-target-") {
+					t.Errorf("routes %d/%d %s", s, tg, w)
+				}
+				seen := map[string]int{}
+				for _, in := range pm.Status.Cutover.Intents {
+					seen[in.ID]++
+					if in.Finished == nil {
+						t.Errorf("intent %s not finished: %s", in.ID, in.Note)
+					}
+				}
+				for id, n := range seen {
+					if n > 1 {
+						t.Errorf("intent %s logged %d times", id, n)
+					}
+				}
+			})
+		}
+	}
+}
