@@ -97,7 +97,7 @@ func TestTapStackLifecycle(t *testing.T) {
 			}
 		}
 		r := pm.Status.Replication
-		if r.TaskARN != taskARN || r.TaskStatus != "running" || r.FullLoadPercent != 100 || r.TablesLoaded != 4 || r.StartedAt == nil {
+		if r.TaskARN != taskARN || r.TaskStatus != "running" || r.FullLoadPercent != 100 || r.TablesLoaded != 5 || r.StartedAt == nil {
 			t.Errorf("status.replication = %+v", r)
 		}
 		if r.CDCLatencyTargetSeconds == nil || r.SampleTime == nil {
@@ -148,16 +148,19 @@ func TestTapStackLifecycle(t *testing.T) {
 			t.Fatalf("kubectl get printed:\n%s", out)
 		}
 		header, row := strings.Fields(lines[0]), strings.Fields(lines[1])
-		want := []string{"NAME", "PHASE", "STACK", "REPLICATION", "LAG", "TARGET%", "READY", "AGE"}
+		want := []string{"NAME", "PHASE", "STACK", "REPLICATION", "LAG", "TARGET%", "CUTOVER", "WRITER", "GATES", "READY", "AGE"}
 		if strings.Join(header, " ") != strings.Join(want, " ") {
 			t.Errorf("columns %v, want %v", header, want)
 		}
-		// TARGET% is empty until the cutover, so the row has one field less.
 		// The stack is UPDATE_COMPLETE: the gate change above updated its runbook.
 		// LAG is the measured CDC latency of an idle task: 0, or 1 s at most.
-		if got := strings.Join(row[:min(len(row), 6)], " "); got != key.Name+" Replicating UPDATE_COMPLETE running 0 True" &&
-			got != key.Name+" Replicating UPDATE_COMPLETE running 1 True" {
+		// TARGET% is Route 53's target weight; no cutover yet, the writer on the source.
+		if got := strings.Join(row[:min(len(row), 5)], " "); got != key.Name+" Replicating UPDATE_COMPLETE running 0" &&
+			got != key.Name+" Replicating UPDATE_COMPLETE running 1" {
 			t.Errorf("row %v", row)
+		}
+		if len(row) < 10 || strings.Join(row[5:8], " ") != "0 Idle source" || row[9] != "True" {
+			t.Errorf("row %v, want TARGET%% 0, CUTOVER Idle, WRITER source, the gates, READY True", row)
 		}
 		// -o wide adds the full-load progress.
 		wide := strings.Split(strings.TrimSpace(kubectl(t, "get", "paymentmigration", key.Name, "-n", key.Namespace, "-o", "wide")), "\n")
