@@ -22,8 +22,7 @@ func (r *PaymentMigrationReconciler) cutoverGates(ctx context.Context, pm *payme
 		conditionGate(pm, "lag", paymentsv1alpha1.ConditionLagWithinThreshold, nil),
 	}
 	if requireValidation(pm) {
-		// Records still pending are a wait, not a failure: CDC keeps adding them.
-		gates = append(gates, conditionGate(pm, "validation", paymentsv1alpha1.ConditionDataValidated, map[string]bool{"ValidationPending": true, "NoTableStatistics": true}))
+		gates = append(gates, validationGate(pm))
 	}
 	if g := pm.Spec.Cutover.Gates.RequireTargetHealthy; g == nil || *g {
 		gates = append(gates, r.healthGate(ctx, pm, st, s))
@@ -131,4 +130,40 @@ func (r *PaymentMigrationReconciler) transactionGate(ctx context.Context, pm *pa
 			Message: fmt.Sprintf("a write transaction has been open on the source for %s (limit %s)", age.Round(time.Second), limit)}
 	}
 	return cutover.Gate{Name: "source transactions", State: cutover.Pass, Message: fmt.Sprintf("no write transaction older than %s", limit)}
+}
+
+// validationGate: no record failed or suspended validation. Under a steady
+// write load DMS always has records in flight ("Pending records": changed
+// rows not compared yet), so requiring zero pending would hold a busy
+// migration forever; the freeze's watermark drain, not validation, is what
+// proves every committed payment reached the target. A table whose
+// validation has not run yet (Pending validation, Preparing table) waits.
+func validationGate(pm *paymentsv1alpha1.PaymentMigration) cutover.Gate {
+	g := conditionGate(pm, "validation", paymentsv1alpha1.ConditionDataValidated, map[string]bool{"ValidationPending": true, "NoTableStatistics": true})
+	c := findCondition(pm, paymentsv1alpha1.ConditionDataValidated)
+	r := pm.Status.Replication
+	if g.State != cutover.Unknown || c == nil || c.Reason != "ValidationPending" || r == nil ||
+		r.ValidationFailedRecords != 0 || r.ValidationSuspendedRecords != 0 || !onlyRecordsInFlight(c.Message) {
+		return g
+	}
+	g.State = cutover.Pass
+	g.Message = fmt.Sprintf("no failed or suspended records; %d records in flight (changed rows DMS has not compared yet)", r.ValidationPendingRecords)
+	return g
+}
+
+// onlyRecordsInFlight reads the per-table list of the DataValidated message
+// (internal/replication.AggregateValidation: "N failed, N pending, N
+// suspended records; schema.table: State; ..."): every table listed is
+// validating with records pending, none is waiting for validation to start.
+func onlyRecordsInFlight(message string) bool {
+	_, tables, ok := strings.Cut(message, "; ")
+	if !ok {
+		return false
+	}
+	for _, entry := range strings.Split(tables, "; ") {
+		if _, state, ok := strings.Cut(entry, ": "); !ok || state != "Pending records" {
+			return false
+		}
+	}
+	return true
 }
