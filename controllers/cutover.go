@@ -179,6 +179,7 @@ func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *p
 		}
 	}
 	r.cutoverConditions(pm, st, rec)
+	r.recordTraffic(pm, rec, world)
 	r.Metrics.ObserveCutover(pm)
 	return requeue, nil
 }
@@ -335,4 +336,16 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// recordTraffic keeps status.traffic (the TARGET% column) on what Route 53
+// has, as the last action left it.
+func (r *PaymentMigrationReconciler) recordTraffic(pm *paymentsv1alpha1.PaymentMigration, rec cutover.Record, w cutover.World) {
+	t := pm.Status.Traffic
+	if t == nil {
+		t = &paymentsv1alpha1.TrafficStatus{}
+		pm.Status.Traffic = t
+	}
+	t.SourceWeight, t.TargetWeight, t.CurrentStep = w.Routes.SourceWeight, w.Routes.TargetWeight, rec.Step
+	t.LastStepTime = metaTime(rec.LastStepAt)
 }

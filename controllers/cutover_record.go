@@ -46,7 +46,7 @@ func approver(pm *paymentsv1alpha1.PaymentMigration) string {
 	var who string
 	var when time.Time
 	for _, mf := range pm.ManagedFields {
-		if mf.FieldsV1 == nil || !strings.Contains(string(mf.FieldsV1.Raw), `"f:approved"`) {
+		if mf.FieldsV1 == nil || !strings.Contains(mf.FieldsV1.GetRawString(), `"f:approved"`) {
 			continue
 		}
 		t := time.Time{}

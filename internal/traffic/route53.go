@@ -218,7 +218,7 @@ func (r *Route53) read(ctx context.Context) (state, error) {
 				r.WeightedName, side, r.ZoneID, ErrRecordNotFound)
 		}
 		if st.weighted[side].Weight == nil {
-			return state{}, fmt.Errorf("A record %s with set identifier %q in zone %s has no weight: it is not a weighted record",
+			return state{}, fmt.Errorf("the A record %s with set identifier %q in zone %s has no weight: it is not a weighted record",
 				r.WeightedName, side, r.ZoneID)
 		}
 	}

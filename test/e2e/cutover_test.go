@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -128,7 +129,7 @@ func TestCutoverOnRealDatabases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm = waitFor(t, key, stackTimout, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+	waitFor(t, key, stackTimout, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condStatus(pm, paymentsv1alpha1.ConditionCutoverReady) == metav1.ConditionTrue
 	})
 	conn := appConn(t, out)
@@ -180,7 +181,8 @@ func TestCutoverRollsBackOnALagBreachThenCompletesAt1000PerSecond(t *testing.T) 
 	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "cutover1000", Namespace: "default"},
 		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "cut1000"}}
 	pm.Spec.Traffic.RecordTTLSeconds = 1
-	pm.Spec.Cutover.StepIntervalSeconds = 4
+	// Long enough between steps for a lag datapoint (one a minute) to land.
+	pm.Spec.Cutover.StepIntervalSeconds = 75
 	pm.Spec.Cutover.Steps = []int32{25, 50, 100}
 	pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1
 	if err := k8s.Create(t.Context(), pm); err != nil {
@@ -212,8 +214,16 @@ func TestCutoverRollsBackOnALagBreachThenCompletesAt1000PerSecond(t *testing.T) 
 	if err := emu.SetTaskLag(callCtx(t), out["DMSTaskArn"], 4, 120); err != nil {
 		t.Fatal(err)
 	}
-	pm = waitFor(t, key, time.Minute, "RolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "RolledBack" })
+	pm = waitFor(t, key, 2*time.Minute, "RolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "RolledBack" })
 	t.Logf("lag breach injected to rollback complete: %s (reason %s)", time.Since(breach).Round(time.Millisecond), pm.Status.Cutover.Reason)
+	if lag := meta.FindStatusCondition(pm.Status.Conditions, paymentsv1alpha1.ConditionLagWithinThreshold); lag != nil {
+		for _, in := range pm.Status.Cutover.Intents {
+			if strings.HasSuffix(in.ID, "/rollback/routes-source") && in.Finished != nil {
+				t.Logf("gate failure observed (LagWithinThreshold False at %s) to rollback weights applied: %s",
+					lag.LastTransitionTime.UTC().Format("15:04:05"), in.Finished.Sub(lag.LastTransitionTime.Time))
+			}
+		}
+	}
 	if pm.Status.Cutover.Reason != "GateFailed" || pm.Status.Cutover.FlippedAt != nil || pm.Status.Traffic.TargetWeight != 0 {
 		t.Errorf("rollback: %+v", pm.Status.Cutover)
 	}
@@ -221,7 +231,7 @@ func TestCutoverRollsBackOnALagBreachThenCompletesAt1000PerSecond(t *testing.T) 
 		t.Fatal(err)
 	}
 	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = false })
-	waitFor(t, key, time.Minute, "re-armed with the lag back", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+	waitFor(t, key, 3*time.Minute, "re-armed with the lag back", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return !pm.Status.Cutover.AwaitingReapproval && condStatus(pm, paymentsv1alpha1.ConditionCutoverReady) == metav1.ConditionTrue
 	})
 	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
