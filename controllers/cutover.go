@@ -136,6 +136,7 @@ func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *p
 		pm.Status.Cutover = statusFromRecord(rec, world)
 		if d.Action.Persist {
 			r.cutoverConditions(pm, st, rec)
+			r.recordTraffic(pm, rec, world)
 			// Recorded before acting: a restart finds the intent.
 			if err := st.patch(ctx); err != nil {
 				return 0, err

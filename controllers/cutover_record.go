@@ -91,6 +91,9 @@ func recordFromStatus(s *paymentsv1alpha1.CutoverStatus) cutover.Record {
 		ReverseStartedAt: timeOf(s.ReverseStartedAt), Reason: s.Reason, Message: s.Message,
 		AwaitingReapproval: s.AwaitingReapproval,
 	}
+	if s.FreezeMillis != nil {
+		rec.Freeze = time.Duration(*s.FreezeMillis) * time.Millisecond
+	}
 	if l := s.Ledger; l != nil {
 		rec.Ledger = cutover.Ledger{SessionsTerminated: int(l.SessionsTerminated), OpenWritesWaited: int(l.OpenWritesWaited), SequencesSet: int(l.SequencesSet)}
 		if l.DrainMillis != nil {
@@ -119,8 +122,8 @@ func statusFromRecord(rec cutover.Record, w cutover.World) *paymentsv1alpha1.Cut
 			s.Fenced = append(s.Fenced, paymentsv1alpha1.Side(side))
 		}
 	}
-	if !rec.FlippedAt.IsZero() && !rec.FreezeStartedAt.IsZero() && rec.Direction == cutover.Forward {
-		ms := rec.FlippedAt.Sub(rec.FreezeStartedAt).Milliseconds()
+	if rec.Freeze > 0 {
+		ms := rec.Freeze.Milliseconds()
 		s.FreezeMillis = &ms
 	}
 	l := rec.Ledger

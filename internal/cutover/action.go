@@ -162,7 +162,7 @@ func Complete(rec Record, a Action, res Result, now time.Time) Record {
 			rec.Step, rec.LastStepAt = a.StepIndex, now
 		}
 		if a.Routes == TargetRoutes && rec.FlippedAt.IsZero() && rec.Direction == Forward {
-			rec.FlippedAt = now
+			rec.FlippedAt, rec.Freeze = now, now.Sub(rec.FreezeStartedAt)
 		}
 	case OpDrainSessions:
 		rec.Ledger.OpenWritesWaited += res.OpenWritesWaited

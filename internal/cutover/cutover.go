@@ -143,9 +143,12 @@ type Record struct {
 	LastStepAt      time.Time
 	FreezeStartedAt time.Time
 	FlippedAt       time.Time
-	Direction       Direction
-	WatermarkID     string
-	SlotLSN         string
+	// Freeze is fence requested to flip in sync, measured when the flip
+	// completes (the record's times are kept to the second only).
+	Freeze      time.Duration
+	Direction   Direction
+	WatermarkID string
+	SlotLSN     string
 	// ReverseStartedAt is recorded, and persisted, before the one start of the
 	// reverse task.
 	ReverseStartedAt time.Time

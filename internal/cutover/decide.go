@@ -251,7 +251,8 @@ func forwardFreeze(spec Spec, rec Record, w World, now time.Time) Decision {
 		// The flip is made: nothing of the freeze can be undone any more but
 		// by the reverse path.
 		if rec.FlippedAt.IsZero() {
-			rec.FlippedAt = now
+			// Found flipped by a restart: the freeze ended at the latest now.
+			rec.FlippedAt, rec.Freeze = now, now.Sub(rec.FreezeStartedAt)
 		}
 		rec.finish(rec.opID("forward/flip"), now)
 		rec.State, rec.Reason = Flipped, "Flipped"
