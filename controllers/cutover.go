@@ -167,7 +167,7 @@ func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *p
 		}
 		logger.Info("cutover action", "action", d.Action.String(), "id", d.Action.ID, "took", r.now().Sub(started), "error", res.Err)
 		rec = cutover.Complete(rec, d.Action, res, r.now())
-		world = afterAction(world, d.Action, res)
+		world = cutover.After(world, d.Action, res)
 		pm.Status.Cutover = statusFromRecord(rec, world)
 		if res.Err != nil {
 			r.event(pm, corev1.EventTypeWarning, "CutoverStepFailed", "Cutover", fmt.Sprintf("%s: %v", d.Action, res.Err))
@@ -224,38 +224,6 @@ func (r *PaymentMigrationReconciler) observeCutover(ctx context.Context, pm *pay
 		*dst = cutover.TaskState{Status: task.Status, EverStarted: task.EverStarted}
 	}
 	return w, nil
-}
-
-// afterAction is the world as the action left it, so the next decision of
-// the same freeze needs no new reads.
-func afterAction(w cutover.World, a cutover.Action, res cutover.Result) cutover.World {
-	if res.Err != nil {
-		return w
-	}
-	fenced := map[naming.Side]bool{}
-	for k, v := range w.Fenced {
-		fenced[k] = v
-	}
-	w.Fenced = fenced
-	switch a.Op {
-	case cutover.OpSetRoutes:
-		w.Routes = a.Routes
-	case cutover.OpSetFence:
-		w.Fenced[a.Side] = a.On
-	case cutover.OpCreateSlot:
-		w.SlotExists = true
-	case cutover.OpDropSlot:
-		w.SlotExists = false
-	case cutover.OpStopTask:
-		if a.Task == cutover.ForwardTask {
-			w.ForwardTask.Status = "stopping"
-		} else {
-			w.ReverseTask.Status = "stopping"
-		}
-	case cutover.OpStartReverse:
-		w.ReverseTask = cutover.TaskState{Status: "starting", EverStarted: true}
-	}
-	return w
 }
 
 // carryOut performs one action through the seams.

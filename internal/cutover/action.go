@@ -261,3 +261,35 @@ func GateLines(gates []Gate) string {
 	}
 	return b.String()
 }
+
+// After is the world as a successful action left it, so the next decision
+// of the same freeze needs no new reads.
+func After(w World, a Action, res Result) World {
+	if res.Err != nil {
+		return w
+	}
+	fenced := map[naming.Side]bool{}
+	for k, v := range w.Fenced {
+		fenced[k] = v
+	}
+	w.Fenced = fenced
+	switch a.Op {
+	case OpSetRoutes:
+		w.Routes = a.Routes
+	case OpSetFence:
+		w.Fenced[a.Side] = a.On
+	case OpCreateSlot:
+		w.SlotExists = true
+	case OpDropSlot:
+		w.SlotExists = false
+	case OpStopTask:
+		if a.Task == ForwardTask {
+			w.ForwardTask.Status = "stopping"
+		} else {
+			w.ReverseTask.Status = "stopping"
+		}
+	case OpStartReverse:
+		w.ReverseTask = TaskState{Status: "starting", EverStarted: true}
+	}
+	return w
+}
