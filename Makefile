@@ -52,7 +52,7 @@ unit: ## Fast tests that need no control plane.
 
 .PHONY: integration
 integration: ## Suites that cross a boundary: real kube-apiserver and etcd, the AWS emulator.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test $(GO_TEST_FLAGS) ./test/...
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test -timeout 45m $(GO_TEST_FLAGS) ./test/...
 
 .PHONY: test
 test: fmt-check verify-generated vet lint unit integration ## Everything CI runs.
