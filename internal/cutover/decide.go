@@ -226,20 +226,35 @@ func firstPending(rec *Record, steps []step, now time.Time) (step, bool) {
 	return step{}, false
 }
 
+// drainSteps are the freeze's steps on the writer being left (from), the
+// same both ways: fence its application role, confirm the fence from a fresh
+// session, drain the role's writes and sessions, write a watermark there and
+// wait for it on the other side, then move the other side's sequences past
+// from's.
+func drainSteps(rec Record, w World, now time.Time, timeout time.Duration, dir Direction, from naming.Side) []step {
+	to := naming.Target
+	if from == naming.Target {
+		to = naming.Source
+	}
+	name := func(op string) string { return string(dir) + "/" + op }
+	f := func(op string) bool { return rec.finished(rec.opID(name(op))) }
+	remaining := max(timeout-now.Sub(rec.FreezeStartedAt), 0)
+	return []step{
+		{name("fence-" + string(from)), w.fenced(from), Action{Op: OpSetFence, Side: from, On: true}},
+		{name("confirm-" + string(from)), f("confirm-" + string(from)), Action{Op: OpConfirmFence, Side: from}},
+		{name("drain-" + string(from)), f("drain-" + string(from)), Action{Op: OpDrainSessions, Side: from}},
+		{name("write-watermark"), f("write-watermark"), Action{Op: OpWriteWatermark, Side: from, Watermark: rec.WatermarkID}},
+		{name("await-watermark"), f("await-watermark"), Action{Op: OpAwaitWatermark, Side: to, Watermark: rec.WatermarkID, Timeout: min(remaining, AwaitSlice)}},
+		{name("sync-sequences"), f("sync-sequences"), Action{Op: OpSyncSequences, From: from, To: to}},
+	}
+}
+
 func forwardSteps(rec Record, w World, now time.Time, timeout time.Duration) []step {
 	f := func(name string) bool { return rec.finished(rec.opID("forward/" + name)) }
-	remaining := max(timeout-now.Sub(rec.FreezeStartedAt), 0)
-	steps := []step{
-		{"forward/fence-source", w.fenced(naming.Source), Action{Op: OpSetFence, Side: naming.Source, On: true}},
-		{"forward/confirm-source", f("confirm-source"), Action{Op: OpConfirmFence, Side: naming.Source}},
-		{"forward/drain-source", f("drain-source"), Action{Op: OpDrainSessions, Side: naming.Source}},
-		{"forward/write-watermark", f("write-watermark"), Action{Op: OpWriteWatermark, Side: naming.Source, Watermark: rec.WatermarkID}},
-		{"forward/await-watermark", f("await-watermark"), Action{Op: OpAwaitWatermark, Side: naming.Target, Watermark: rec.WatermarkID, Timeout: min(remaining, AwaitSlice)}},
-		{"forward/sync-sequences", f("sync-sequences"), Action{Op: OpSyncSequences, From: naming.Source, To: naming.Target}},
+	steps := append(drainSteps(rec, w, now, timeout, Forward, naming.Source),
 		// A reverse rollback leaves the target fenced; it must take writes
 		// once the writer points at it.
-		{"forward/unfence-target", !w.fenced(naming.Target), Action{Op: OpSetFence, Side: naming.Target, On: false}},
-	}
+		step{"forward/unfence-target", !w.fenced(naming.Target), Action{Op: OpSetFence, Side: naming.Target, On: false}})
 	if rec.ReversePath {
 		steps = append(steps, step{"forward/create-slot", f("create-slot") && rec.SlotLSN != "", Action{Op: OpCreateSlot, Side: naming.Target}})
 	}
@@ -378,17 +393,8 @@ func reverseFreeze(spec Spec, rec Record, w World, now time.Time) Decision {
 		rec.Message = fmt.Sprintf("the rollback's freeze did not reach the flip back within %s; the target stays the writer and its fence is lifted", spec.FreezeTimeout)
 		return transition(rec, &Event{Warning: true, Reason: "RollbackFailed", Message: rec.Message}, true)
 	}
-	f := func(name string) bool { return rec.finished(rec.opID("reverse/" + name)) }
-	remaining := max(spec.FreezeTimeout-now.Sub(rec.FreezeStartedAt), 0)
-	steps := []step{
-		{"reverse/fence-target", w.fenced(naming.Target), Action{Op: OpSetFence, Side: naming.Target, On: true}},
-		{"reverse/confirm-target", f("confirm-target"), Action{Op: OpConfirmFence, Side: naming.Target}},
-		{"reverse/drain-target", f("drain-target"), Action{Op: OpDrainSessions, Side: naming.Target}},
-		{"reverse/write-watermark", f("write-watermark"), Action{Op: OpWriteWatermark, Side: naming.Target, Watermark: rec.WatermarkID}},
-		{"reverse/await-watermark", f("await-watermark"), Action{Op: OpAwaitWatermark, Side: naming.Source, Watermark: rec.WatermarkID, Timeout: min(remaining, AwaitSlice)}},
-		{"reverse/sync-sequences", f("sync-sequences"), Action{Op: OpSyncSequences, From: naming.Target, To: naming.Source}},
-		{"reverse/flip", false, Action{Op: OpSetRoutes, Routes: SourceRoutes, Persist: true}},
-	}
+	steps := append(drainSteps(rec, w, now, spec.FreezeTimeout, Reverse, naming.Target),
+		step{"reverse/flip", false, Action{Op: OpSetRoutes, Routes: SourceRoutes, Persist: true}})
 	s, _ := firstPending(&rec, steps, now)
 	s.action.Fast, s.action.StepIndex = true, -1
 	return act(rec, s.action, now)
