@@ -360,3 +360,77 @@ func TestCutoverConvergesFromEveryKillPoint(t *testing.T) {
 		}
 	}
 }
+
+// checkReverseJournal checks the order of a rollback after the flip: the
+// writer returns to the source only after the target is fenced and drained,
+// its watermark seen on the source and the source's sequences moved; the
+// source's fence is lifted only after that.
+func checkReverseJournal(t *testing.T, stack string) {
+	t.Helper()
+	lines := journal.of(stack)
+	flip := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "routes source=0 target=100") })
+	back := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "routes source=100 target=0 writer=rds-source-") })
+	if flip < 0 || back < flip {
+		t.Fatalf("%s: no flip back after the flip: %v", stack, lines)
+	}
+	after := lines[flip:back]
+	for _, before := range []string{"target fence=true", "target drain", "target watermark", "source sequences from target"} {
+		if !slices.Contains(after, before) && !slices.ContainsFunc(after, func(l string) bool { return strings.HasPrefix(l, before) }) {
+			t.Errorf("%s: %q is not between the flip and the flip back: %v", stack, before, lines)
+		}
+	}
+	if i := slices.Index(lines[flip:], "source fence=false"); i < 0 || flip+i < back {
+		t.Errorf("%s: the source fence was lifted before the writer came back, or never: %v", stack, lines)
+	}
+	backs := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "routes source=100 target=0 writer=rds-source-") {
+			backs++
+		}
+	}
+	if backs != 1 {
+		t.Errorf("%s: the writer was moved back %d times: %v", stack, backs, lines)
+	}
+}
+
+// The manager stopped before or after each action of a rollback after the
+// flip converges to RolledBack with the writer on the source, the source
+// writable and the target fenced.
+func TestAbortAfterTheFlipConvergesFromEveryKillPoint(t *testing.T) {
+	// An abort after the flip makes 10 actions: fence, confirm and drain the
+	// target, watermark on the target, await it on the source, sequences,
+	// the flip back, lift the source's fence, reconnect its sessions, and
+	// stop the reverse task.
+	const actions = 10
+	for at := 0; at < actions; at++ {
+		for _, after := range []bool{false, true} {
+			name := fmt.Sprintf("rkill%d%s", at, map[bool]string{false: "b", true: "a"}[after])
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				pm := cutoverMigration(name)
+				pm.Spec.Cutover.Approved = true
+				key := createForTest(t, pm)
+				waitLong(t, key, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "Completed" })
+				kills.arm(name, at, after)
+				mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Abort = true })
+				pm = waitLong(t, key, "RolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "RolledBack" })
+				killed := kills.killedAt(name)
+				if killed == "" {
+					t.Fatalf("the kill point %d was never reached", at)
+				}
+				t.Logf("killed %s %s; converged to %s", map[bool]string{false: "before", true: "after"}[after], killed, pm.Status.Cutover.State)
+				checkReverseJournal(t, "TapStack"+name)
+				out := outputsOf("TapStack" + name)
+				if cloud.sql.state(out["SourceDbSecretArn"]).fenced || !cloud.sql.state(out["TargetDbSecretArn"]).fenced {
+					t.Error("after the rollback the source must take writes and the target must stay fenced")
+				}
+				if s, tg, w := cloud.route53.routes("TapStack" + name); s != 100 || tg != 0 || !strings.HasPrefix(w, "rds-source-") {
+					t.Errorf("routes %d/%d %s", s, tg, w)
+				}
+				if rev := cloud.dms.snapshot(out["ReverseDMSTaskArn"]); rev.starts != 1 {
+					t.Errorf("reverse task started %d times", rev.starts)
+				}
+			})
+		}
+	}
+}
