@@ -102,18 +102,10 @@ func checkLedger(t *testing.T, what string, db *database, ledger *workload.Ledge
 	}
 }
 
-// TestCutoverOnRealDatabases: the payment workload writes through the writer
-// record as its own role at 200/s while the operator cuts over (one step,
-// the fence, the watermark drain, the flip); then an abort after the flip
-// takes the writes back to the source through the reverse path. Nothing
-// acknowledged is lost or written twice on either side.
-func TestCutoverOnRealDatabases(t *testing.T) {
-	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "cutover", Namespace: "default"},
-		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "cut200"}}
-	pm.Spec.Traffic.RecordTTLSeconds = 1
-	pm.Spec.Cutover.StepIntervalSeconds = 3
-	pm.Spec.Cutover.Steps = []int32{50, 100}
-	pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1
+// replicatingMigration creates pm, seeds its source once the stack is ready
+// and returns once it replicates with every cutover gate passing.
+func replicatingMigration(t *testing.T, pm *paymentsv1alpha1.PaymentMigration) (client.ObjectKey, map[string]string, *database, *database, workload.SeedResult) {
+	t.Helper()
 	if err := k8s.Create(t.Context(), pm); err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +124,22 @@ func TestCutoverOnRealDatabases(t *testing.T) {
 	waitFor(t, key, stackTimout, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condStatus(pm, paymentsv1alpha1.ConditionCutoverReady) == metav1.ConditionTrue
 	})
+	return key, out, source, target, seeded
+}
+
+// TestCutoverOnRealDatabases: the payment workload writes through the writer
+// record as its own role at 200/s while the operator cuts over (one step,
+// the fence, the watermark drain, the flip); then an abort after the flip
+// takes the writes back to the source through the reverse path. Nothing
+// acknowledged is lost or written twice on either side.
+func TestCutoverOnRealDatabases(t *testing.T) {
+	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "cutover", Namespace: "default"},
+		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "cut200"}}
+	pm.Spec.Traffic.RecordTTLSeconds = 1
+	pm.Spec.Cutover.StepIntervalSeconds = 3
+	pm.Spec.Cutover.Steps = []int32{50, 100}
+	pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1
+	key, out, source, target, seeded := replicatingMigration(t, pm)
 	conn := appConn(t, out)
 	payments := startAppWorkload(t, conn, 200)
 	time.Sleep(3 * time.Second) // the service is writing before the approval
@@ -185,24 +193,7 @@ func TestCutoverRollsBackOnALagBreachThenCompletesAt1000PerSecond(t *testing.T) 
 	pm.Spec.Cutover.StepIntervalSeconds = 75
 	pm.Spec.Cutover.Steps = []int32{25, 50, 100}
 	pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1
-	if err := k8s.Create(t.Context(), pm); err != nil {
-		t.Fatal(err)
-	}
-	key := client.ObjectKeyFromObject(pm)
-	t.Cleanup(func() { deleteAndWait(t, key) })
-	pm = waitFor(t, key, stackTimout, "StackReady", func(pm *paymentsv1alpha1.PaymentMigration) bool {
-		return condStatus(pm, paymentsv1alpha1.ConditionStackReady) == metav1.ConditionTrue
-	})
-	out := pm.Status.Stack.Outputs
-	source := openDatabase(t, out["SourceDbSecretArn"])
-	target := openDatabase(t, out["TargetDbSecretArn"])
-	seeded, err := workload.Seed(callCtx(t), source.pool, workload.SeedOptions{Rows: 2000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, key, stackTimout, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
-		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condStatus(pm, paymentsv1alpha1.ConditionCutoverReady) == metav1.ConditionTrue
-	})
+	key, out, _, target, seeded := replicatingMigration(t, pm)
 	payments := startAppWorkload(t, appConn(t, out), 1000)
 	time.Sleep(2 * time.Second)
 
