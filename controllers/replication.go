@@ -143,7 +143,7 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 			res.Passed, res.Reason = false, "CutoverPreparationFailed"
 			res.Message += "\nFAIL cutover preparation: " + err.Error()
 		} else {
-			res.Message += fmt.Sprintf("\nPASS cutover preparation: role %s can write the mapped tables on both sides; the watermark table %s exists on both",
+			res.Message += fmt.Sprintf("\nok   cutover preparation: role %s can write the mapped tables on both sides; the watermark table %s (mapped too, so DMS counts it among the tables) exists on both",
 				pm.Spec.Database.ApplicationUsername, naming.WatermarkTable)
 		}
 	}
