@@ -289,7 +289,11 @@ func TestFreezeTimeoutRollsBack(t *testing.T) {
 	out := outputsOf("TapStackfreezeout")
 	cloud.sql.setStuck(out["TargetDbSecretArn"], true)
 	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
-	pm = waitLong(t, key, "RolledBack after the freeze timeout", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "RolledBack" })
+	// RolledBack is recorded first; the next reconcile, seeing the approval
+	// still set, holds with the message asking for a new one.
+	pm = waitLong(t, key, "RolledBack after the freeze timeout, awaiting a new approval", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "RolledBack" && strings.HasPrefix(pm.Status.Cutover.Message, "rolled back (")
+	})
 	if pm.Status.Cutover.Reason != "FreezeTimeout" || !strings.Contains(pm.Status.Cutover.Message, "rolled back (FreezeTimeout)") {
 		t.Errorf("rollback %s: %s", pm.Status.Cutover.Reason, pm.Status.Cutover.Message)
 	}

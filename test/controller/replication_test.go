@@ -250,13 +250,19 @@ func TestPreflightCreatesTheTargetSchemaOnceAndChecksTheDatabases(t *testing.T) 
 // condition.
 func lagEvents(t *testing.T, name string) int {
 	t.Helper()
+	return lagEventsWith(t, name, paymentsv1alpha1.ConditionLagWithinThreshold+"=")
+}
+
+// lagEventsWith counts the migration's Events whose note starts with prefix.
+func lagEventsWith(t *testing.T, name, prefix string) int {
+	t.Helper()
 	var list eventsv1.EventList
 	if err := k8s.List(t.Context(), &list, client.InNamespace("default")); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, ev := range list.Items {
-		if ev.Regarding.Name == name && strings.HasPrefix(ev.Note, paymentsv1alpha1.ConditionLagWithinThreshold+"=") {
+		if ev.Regarding.Name == name && strings.HasPrefix(ev.Note, prefix) {
 			n++
 		}
 	}
@@ -269,6 +275,11 @@ func TestLagSamplesMakeEventsOnlyWhenTheGateChanges(t *testing.T) {
 	key := create(t, newMigration("quiet", "quiet", "us-east-1"))
 	waitFor(t, key, "lag within threshold", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return condition(pm, paymentsv1alpha1.ConditionLagWithinThreshold).Status == metav1.ConditionTrue
+	})
+	// The recorder sends Events asynchronously: count from the moment the
+	// Event of the condition turning True has reached the API server.
+	eventually(t, "the Event of LagWithinThreshold=True", func() (bool, error) {
+		return lagEventsWith(t, "quiet", paymentsv1alpha1.ConditionLagWithinThreshold+"=True") > 0, nil
 	})
 	before := lagEvents(t, "quiet")
 	samples := []float64{4, 7, 12, 9, 30, 41, 2, 18, 55, 6}
