@@ -708,8 +708,15 @@ type StackStatus struct {
 
 // ReplicationStatus is the DMS task as last sampled.
 type ReplicationStatus struct {
+	// TaskARN is the stack's forward DMS task this status describes. When the
+	// stack's output names another task, or StackID another stack (re-created
+	// out of band), this status and PreflightPassed are reset: they describe a
+	// task that is gone.
 	// +optional
 	TaskARN string `json:"taskARN,omitempty"`
+	// StackID is the stack whose task this status describes.
+	// +optional
+	StackID string `json:"stackID,omitempty"`
 	// TaskStatus is the DMS task status, e.g. running.
 	// +optional
 	TaskStatus string `json:"taskStatus,omitempty"`
@@ -749,10 +756,15 @@ type ReplicationStatus struct {
 	// ValidationSampleTime is when the table statistics were last read.
 	// +optional
 	ValidationSampleTime *metav1.Time `json:"validationSampleTime,omitempty"`
-	// StartedAt is when the operator first started the task. Once set, the task
-	// is only ever resumed: starting it again would reload the target.
+	// StartedAt is when the operator decided to start StartedTaskARN for the
+	// first time; it is written before the task is tagged and started. From
+	// then on that task is only ever resumed: starting it again would reload
+	// the target.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// StartedTaskARN is the task StartedAt refers to.
+	// +optional
+	StartedTaskARN string `json:"startedTaskARN,omitempty"`
 	// RebootRequestedAt is when the operator requested a reboot of the source
 	// database to apply rds.logical_replication. It is written before the
 	// call to RDS, and no other reboot is requested while it stands: until RDS
