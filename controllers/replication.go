@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -16,7 +17,9 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/replication"
+	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
+	"github.com/tapstack/payment-migration-operator/internal/statustext"
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
@@ -31,8 +34,19 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "NoTaskOutput", "the stack has no "+tapstack.OutputDMSTaskArn+" output")
 		return r.Timing.Slow, nil
 	}
+	stackID := ""
+	if pm.Status.Stack != nil {
+		stackID = pm.Status.Stack.ID
+	}
+	if why := identityChange(st.replication(), stackID, taskARN); why != "" {
+		r.forgetReplication(ctx, pm, st, why)
+	}
 	repl := st.replication()
-	repl.TaskARN = taskARN
+	if repl.StartedAt != nil && repl.StartedTaskARN == "" && repl.TaskARN == taskARN {
+		// Recorded before records named their task: it was this one.
+		repl.StartedTaskARN = taskARN
+	}
+	repl.TaskARN, repl.StackID = taskARN, stackID
 	names := naming.New(pm.Spec.EnvironmentSuffix)
 
 	preflightOK, err := r.preflight(ctx, pm, st, rep, sql, names)
@@ -46,12 +60,30 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "TaskReadFailed", err.Error())
 		return 0, err
 	}
-	decision := replication.DecideTask(replication.TaskInputs{
+	if task.Status == "" {
+		// The stack's task is gone: the stack may have been re-created out of
+		// band, with another task. Observe it on the next reconcile instead of
+		// trusting outputs read up to Timing.Slow ago.
+		r.stackSeen.Delete(pm.UID)
+	}
+	in := replication.TaskInputs{
 		Task:            task,
 		PreflightPassed: preflightOK,
 		Paused:          pm.Spec.Replication.Paused || forwardTaskHeld(pm),
-		StartedBefore:   repl.StartedAt != nil,
-	})
+		Recorded:        repl.StartedAt != nil && repl.StartedTaskARN == taskARN,
+	}
+	if replication.NeedStartTag(task) {
+		if in.StartTag, err = rep.StartTag(ctx, taskARN); err != nil {
+			st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "TaskReadFailed", err.Error())
+			return 0, err
+		}
+	}
+	decision := replication.DecideTask(in)
+	if decision.Record {
+		now := metav1.NewTime(r.now())
+		repl.StartedAt, repl.StartedTaskARN = &now, taskARN
+		st.history(fmt.Sprintf("the DMS task %s is running without this migration's record of starting it (resumed by hand, or the record was lost): recorded; from now on it is only ever resumed", taskARN))
+	}
 	if err := r.actOnTask(ctx, pm, st, rep, taskARN, decision.Action); err != nil {
 		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionFalse, "TaskActionFailed", err.Error())
 		return 0, err
@@ -240,13 +272,13 @@ func (r *PaymentMigrationReconciler) actOnTask(ctx context.Context, pm *payments
 	switch action {
 	case replication.NoAction:
 		return nil
-	case replication.StartReplication, replication.ResumeProcessing:
-		if err := rep.StartTask(ctx, arn, action); err != nil {
+	case replication.StartReplication:
+		if err := r.firstStart(ctx, pm, st, rep, arn); err != nil {
 			return err
 		}
-		if action == replication.StartReplication {
-			now := metav1.NewTime(r.now())
-			st.replication().StartedAt = &now
+	case replication.ResumeProcessing:
+		if err := rep.StartTask(ctx, arn, action); err != nil {
+			return err
 		}
 	case replication.StopTask:
 		if err := rep.StopTask(ctx, arn); err != nil {
@@ -258,6 +290,70 @@ func (r *PaymentMigrationReconciler) actOnTask(ctx context.Context, pm *payments
 	log.FromContext(ctx).Info("DMS task", "action", action)
 	st.history(fmt.Sprintf("DMS task %s", action))
 	return nil
+}
+
+// firstStart starts the task for the first time (full load, then CDC), in an
+// order that a crash or a failed call at any point leaves safe: the start is
+// recorded in status (with the task's ARN), then announced by a tag on the
+// task, then made. A reconcile that finds the record without the tag knows
+// the call was not made; one that finds the tag but no sign of a run in DMS
+// cannot know, and holds (replication.DecideTask) rather than risk a second
+// start-replication, which would reload the target. Only DMS refusing the
+// call (a client fault: the task did not start) takes the tag back.
+func (r *PaymentMigrationReconciler) firstStart(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, arn string) error {
+	now := r.now()
+	repl := st.replication()
+	if repl.StartedAt == nil || repl.StartedTaskARN != arn {
+		at := metav1.NewTime(now)
+		repl.StartedAt, repl.StartedTaskARN = &at, arn
+	}
+	if err := st.patch(ctx); err != nil {
+		return fmt.Errorf("recording the first start of %s before making it: %w", arn, err)
+	}
+	tag := fmt.Sprintf("%s %s/%s %s", now.UTC().Format(time.RFC3339), pm.Namespace, pm.Name, pm.UID)
+	if err := rep.TagStart(ctx, arn, tag); err != nil {
+		return err
+	}
+	err := rep.StartTask(ctx, arn, replication.StartReplication)
+	switch {
+	case err == nil:
+		return nil
+	case replicationaws.Refused(err):
+		if uerr := rep.UntagStart(ctx, arn); uerr != nil {
+			return fmt.Errorf("DMS refused the first start of %s: %w; %w", arn, err, uerr)
+		}
+		return fmt.Errorf("DMS refused the first start of %s (the first-start tag is taken back; the start is tried again): %w", arn, err)
+	default:
+		return fmt.Errorf("the first start of %s has an unknown outcome, so it is not made again until DMS shows the task ran or %s is removed from it: %w",
+			arn, replication.StartTagKey, err)
+	}
+}
+
+// identityChange says why the replication status no longer describes the
+// stack's task ("" when it does): the stack's output names another task, or
+// the stack was re-created (another stack id) out of band.
+func identityChange(repl *paymentsv1alpha1.ReplicationStatus, stackID, taskARN string) string {
+	switch {
+	case repl.TaskARN != "" && repl.TaskARN != taskARN:
+		return fmt.Sprintf("the stack's DMS task is now %s (was %s)", taskARN, repl.TaskARN)
+	case repl.StackID != "" && stackID != "" && repl.StackID != stackID:
+		return fmt.Sprintf("the stack is now %s (was %s): it was re-created", stackID, repl.StackID)
+	}
+	return ""
+}
+
+// forgetReplication resets what the status knows of a task that is gone: its
+// figures, its start record, and the conditions that described it, so the
+// preflight runs again and the new task is never resumed on the old one's
+// record (nor, without preflight, started).
+func (r *PaymentMigrationReconciler) forgetReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, why string) {
+	log.FromContext(ctx).Info("the replication status describes a task that is gone; resetting it", "why", why)
+	pm.Status.Replication = &paymentsv1alpha1.ReplicationStatus{}
+	st.forget(paymentsv1alpha1.ConditionPreflightPassed, paymentsv1alpha1.ConditionReplicationRunning,
+		paymentsv1alpha1.ConditionLagWithinThreshold, paymentsv1alpha1.ConditionDataValidated)
+	msg := why + ": the replication status and PreflightPassed are reset; the preflight runs again, and the new task is started only if DMS shows it never ran"
+	st.appendHistory(paymentsv1alpha1.HistoryEntry{Time: metav1.NewTime(r.now()), Actor: Operator, Phase: pm.Status.Phase, Message: statustext.Truncate(msg, 1024)})
+	r.event(pm, corev1.EventTypeWarning, "TaskReplaced", "Reconcile", msg)
 }
 
 // sampleLag reads the CDC latencies and moves the lag gate.

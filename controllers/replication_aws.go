@@ -17,6 +17,12 @@ type ReplicationAWS interface {
 	// StartTaskAt starts a CDC-only task for the first time at a CDC start
 	// position (the reverse path, at the slot the cutover created).
 	StartTaskAt(ctx context.Context, arn, cdcStartPosition string) error
+	// StartTag reads the task's first-start tag (replication.StartTagKey), ""
+	// when it has none; TagStart writes it before the first start, and
+	// UntagStart takes it back when DMS refused that start.
+	StartTag(ctx context.Context, arn string) (string, error)
+	TagStart(ctx context.Context, arn, value string) error
+	UntagStart(ctx context.Context, arn string) error
 	// StopTask stops a running task.
 	StopTask(ctx context.Context, arn string) error
 	// TableStatistics lists the per-table statistics of a task.

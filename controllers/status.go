@@ -89,6 +89,14 @@ func (s *statusWriter) condition(condType string, status metav1.ConditionStatus,
 	s.r.event(s.pm, eventType, reason, condType, fmt.Sprintf("%s=%s: %s", condType, status, message))
 }
 
+// forget removes conditions that no longer describe anything (their subject
+// was replaced); the next observations set them afresh.
+func (s *statusWriter) forget(condTypes ...string) {
+	for _, t := range condTypes {
+		meta.RemoveStatusCondition(&s.pm.Status.Conditions, t)
+	}
+}
+
 // phase moves the display phase; a change is recorded in history and as an Event.
 func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
 	if s.pm.Status.Phase == p {
@@ -160,7 +168,7 @@ var progressReasons = map[string]bool{
 	"Starting": true, "Resuming": true, "Pausing": true, "Paused": true, "FullLoadFinished": true,
 	"TaskStarting": true, "TaskStopping": true, "TaskCreating": true, "TaskModifying": true, "TaskTesting": true, "TaskMoving": true,
 	"WaitingForPreflight": true, "TestingConnections": true, "RebootingSource": true, "ParameterApplying": true,
-	"InstanceNotAvailable": true, "LagSettling": true, "NoLagData": true, "TaskNotRunning": true, "RebootRequested": true, "ValidationPending": true, "NoTableStatistics": true,
+	"InstanceNotAvailable": true, "StartUnconfirmed": true, "LagSettling": true, "NoLagData": true, "TaskNotRunning": true, "RebootRequested": true, "ValidationPending": true, "NoTableStatistics": true,
 }
 
 func isWarning(reason string) bool { return !progressReasons[reason] }

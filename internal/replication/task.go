@@ -65,6 +65,13 @@ const (
 	StopTask TaskAction = "stop"
 )
 
+// StartTagKey is the tag the operator writes on a task before its first
+// start. It outlives the migration's status (a CR restored from a backup, or
+// re-created after a Retain deletion, has none), so a task that was ever
+// asked to start is never sent start-replication again by an operator that
+// has forgotten it: that would reload the target.
+const StartTagKey = "payments.tapstack.io/first-start"
+
 // TaskInputs are what the task decision depends on.
 type TaskInputs struct {
 	Task Task
@@ -72,9 +79,32 @@ type TaskInputs struct {
 	PreflightPassed bool
 	// Paused is spec.replication.paused.
 	Paused bool
-	// StartedBefore is the operator's own record that it started this task
-	// (status), which outlives what DMS reports after a modification.
-	StartedBefore bool
+	// Recorded is true when the migration's status records the first start
+	// of this very task (status.replication.startedTaskARN is its ARN). The
+	// record is written before the task is tagged and started.
+	Recorded bool
+	// StartTag is the value of the task's StartTagKey tag, "" when it has
+	// none. It is read only when NeedStartTag says the decision depends on it.
+	StartTag string
+}
+
+// RanBefore reports whether DMS's own record shows the task has run: a start
+// date or statistics (EverStarted), a stop reason, or a status only a started
+// task reaches.
+func RanBefore(t Task) bool {
+	switch t.Status {
+	case StatusRunning, StatusStopping, StatusStopped:
+		return true
+	}
+	return t.EverStarted || t.StopReason != "" || t.TablesLoaded > 0 || t.TablesLoading > 0 || t.TablesErrored > 0 || t.FullLoadPercent > 0
+}
+
+// NeedStartTag reports whether the decision for t can be a first start, and
+// so depends on the task's StartTagKey tag: a ready task DMS shows no sign of
+// having run. Everything else decides without reading tags, so a replicating
+// migration makes no extra call for it.
+func NeedStartTag(t Task) bool {
+	return t.Status == StatusReady && !RanBefore(t)
 }
 
 // TaskDecision is the outcome: an action and the ReplicationRunning condition.
@@ -87,13 +117,19 @@ type TaskDecision struct {
 	Failed bool
 	// Busy means DMS is in a transition: sample again soon.
 	Busy bool
+	// Record means the task is running but the status has no record of its
+	// start (it was resumed by hand, or started before the record existed):
+	// record it, so that from now on it is only ever resumed.
+	Record bool
 }
 
 // DecideTask is the task state machine. Every DMS status is handled explicitly;
-// an unknown status is reported, never acted on.
+// an unknown status is reported, never acted on. start-replication, which
+// loads the target from scratch, is decided only for a task that DMS shows
+// never ran and that carries no first-start tag; resume-processing only for a
+// task that ran and whose first start this migration recorded.
 func DecideTask(in TaskInputs) TaskDecision {
 	t := in.Task
-	started := in.StartedBefore || t.EverStarted
 	switch t.Status {
 	case StatusCreating, StatusModifying, StatusTesting, StatusMoving:
 		return TaskDecision{Reason: "Task" + statustext.Camel(t.Status), Message: "DMS task is " + t.Status, Busy: true}
@@ -105,45 +141,81 @@ func DecideTask(in TaskInputs) TaskDecision {
 		return TaskDecision{Reason: "TaskDeleting", Message: "DMS task is being deleted"}
 	case StatusRunning:
 		if in.Paused {
-			return TaskDecision{Action: StopTask, Reason: "Pausing", Message: "spec.replication.paused is set: stopping the task", Busy: true}
+			return TaskDecision{Action: StopTask, Reason: "Pausing", Message: "spec.replication.paused is set: stopping the task", Busy: true, Record: !in.Recorded}
 		}
-		return TaskDecision{Running: true, Reason: "TaskRunning", Message: runningMessage(t)}
-	case StatusReady:
-		switch {
-		case in.Paused:
-			return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task is not started"}
-		case !in.PreflightPassed:
-			return TaskDecision{Reason: "WaitingForPreflight", Message: "the task starts once every preflight check passes"}
-		case started:
-			// A task the operator started before and DMS now calls ready (after
-			// a modification) must continue, never reload the target.
-			return TaskDecision{Action: ResumeProcessing, Reason: "Resuming", Message: "resuming the task where it stopped", Busy: true}
-		default:
-			return TaskDecision{Action: StartReplication, Reason: "Starting", Message: "starting full load and change data capture", Busy: true}
-		}
-	case StatusStopped:
-		switch {
-		case in.Paused:
-			return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task stays stopped"}
-		case strings.Contains(t.StopReason, "FULL_LOAD_ONLY_FINISHED"):
-			return TaskDecision{Reason: "FullLoadFinished", Message: "the full-load-only task finished"}
-		case strings.Contains(t.StopReason, "FATAL_ERROR"):
-			// Resuming after a fatal error fails the same way, in a loop: a human
-			// must look at the task's logs first.
-			return TaskDecision{Failed: true, Reason: "TaskFailed", Message: "DMS task stopped on a fatal error: " + t.StopReason + "; " + orUnknown(t.LastFailureMessage)}
-		case !started && !in.PreflightPassed:
-			return TaskDecision{Reason: "WaitingForPreflight", Message: "the task starts once every preflight check passes"}
-		case !started:
-			return TaskDecision{Action: StartReplication, Reason: "Starting", Message: "starting full load and change data capture", Busy: true}
-		default:
-			return TaskDecision{Action: ResumeProcessing, Reason: "Resuming", Message: "resuming the stopped task where it left off (" + orUnknown(t.StopReason) + ")", Busy: true}
-		}
+		return TaskDecision{Running: true, Reason: "TaskRunning", Message: runningMessage(t), Record: !in.Recorded}
+	case StatusReady, StatusStopped:
+		return decideIdleTask(in)
 	case StatusFailed, StatusFailedMove:
 		return TaskDecision{Failed: true, Reason: "TaskFailed", Message: "DMS task " + t.Status + ": " + orUnknown(t.LastFailureMessage)}
 	case "":
 		return TaskDecision{Reason: "TaskNotFound", Message: "the stack's DMS task was not found", Busy: true}
 	}
 	return TaskDecision{Reason: "UnknownTaskStatus", Message: fmt.Sprintf("DMS reports status %q, which the operator does not know; doing nothing", t.Status)}
+}
+
+// decideIdleTask decides for a task DMS reports ready or stopped.
+func decideIdleTask(in TaskInputs) TaskDecision {
+	t := in.Task
+	ran := RanBefore(t)
+	switch {
+	case in.Paused && t.Status == StatusStopped:
+		return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task stays stopped"}
+	case in.Paused:
+		return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task is not started"}
+	case strings.Contains(t.StopReason, "FULL_LOAD_ONLY_FINISHED"):
+		return TaskDecision{Reason: "FullLoadFinished", Message: "the full-load-only task finished"}
+	case strings.Contains(t.StopReason, "FATAL_ERROR"):
+		// Resuming after a fatal error fails the same way, in a loop: a human
+		// must look at the task's logs first.
+		return TaskDecision{Failed: true, Reason: "TaskFailed", Message: "DMS task stopped on a fatal error: " + t.StopReason + "; " + orUnknown(t.LastFailureMessage)}
+	case ran && !in.Recorded:
+		// Restored or re-created migration, or a stack re-created out of
+		// band: whatever the cause, this status did not start the task, and
+		// the only start it could issue on its own would reload the target.
+		return TaskDecision{Reason: "TaskRanBefore", Message: fmt.Sprintf(
+			"DMS shows the task %s ran before (%s), but this migration's status has no record of starting it: the operator does not start it, since start-replication would reload the target. "+
+				"To continue where it stopped, resume it: aws dms start-replication-task --replication-task-arn %s --start-replication-task-type resume-processing; "+
+				"the operator records the running task and carries on", t.ARN, ranEvidence(t), t.ARN)}
+	case ran && t.Status == StatusStopped:
+		return TaskDecision{Action: ResumeProcessing, Reason: "Resuming", Message: "resuming the stopped task where it left off (" + orUnknown(t.StopReason) + ")", Busy: true}
+	case ran && in.PreflightPassed:
+		// A task the operator started before and DMS now calls ready (after
+		// a modification) must continue, never reload the target.
+		return TaskDecision{Action: ResumeProcessing, Reason: "Resuming", Message: "resuming the task where it stopped", Busy: true}
+	case ran:
+		return TaskDecision{Reason: "WaitingForPreflight", Message: "the task resumes once every preflight check passes"}
+	case in.StartTag != "":
+		// The tag is written before the start call: the start may have
+		// reached DMS even though DMS does not show it (yet). Another
+		// start-replication could reload a target that is already loading.
+		return TaskDecision{Reason: "StartUnconfirmed", Busy: in.Recorded, Message: fmt.Sprintf(
+			"the task %s carries %s=%q (its first start was requested), but DMS shows no sign of it having run: the operator does not start it again, since start-replication would reload the target. "+
+				"If DMS shows it never ran, remove the tag (aws dms remove-tags-from-resource --resource-arn %s --tag-keys %s) and the operator starts it",
+			t.ARN, StartTagKey, in.StartTag, t.ARN, StartTagKey)}
+	case !in.PreflightPassed:
+		return TaskDecision{Reason: "WaitingForPreflight", Message: "the task starts once every preflight check passes"}
+	default:
+		return TaskDecision{Action: StartReplication, Reason: "Starting", Message: "starting full load and change data capture", Busy: true}
+	}
+}
+
+// ranEvidence says what in DMS's record shows the task ran.
+func ranEvidence(t Task) string {
+	var why []string
+	if t.EverStarted {
+		why = append(why, "a start date")
+	}
+	if t.Status == StatusStopped || t.Status == StatusRunning || t.Status == StatusStopping {
+		why = append(why, "status "+t.Status)
+	}
+	if t.StopReason != "" {
+		why = append(why, t.StopReason)
+	}
+	if t.TablesLoaded > 0 || t.TablesLoading > 0 || t.TablesErrored > 0 || t.FullLoadPercent > 0 {
+		why = append(why, fmt.Sprintf("full load %d%%, %d tables loaded", t.FullLoadPercent, t.TablesLoaded))
+	}
+	return strings.Join(why, ", ")
 }
 
 // FullLoadDone reports whether the full load has finished: every table loaded

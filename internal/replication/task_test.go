@@ -6,17 +6,21 @@ import (
 	"testing"
 )
 
-// allCombinations is every input shape of the state machine for one task.
+// allCombinations is every input shape of the state machine for one task,
+// with and without the first-start tag.
 func allCombinations(status string, mutate func(*Task)) []TaskInputs {
 	var out []TaskInputs
 	for _, p := range []bool{active, paused} {
 		for _, f := range []bool{preflightPending, preflightOK} {
 			for _, s := range []startedBy{never, byOperator, byDMS, byBoth} {
-				in := taskCase{status: status, paused: p, preflight: f, started: s}.inputs()
-				if mutate != nil {
-					mutate(&in.Task)
+				for _, tag := range []string{"", "2026-12-02T10:00:00Z default/pm"} {
+					in := taskCase{status: status, paused: p, preflight: f, started: s}.inputs()
+					in.StartTag = tag
+					if mutate != nil {
+						mutate(&in.Task)
+					}
+					out = append(out, in)
 				}
-				out = append(out, in)
 			}
 		}
 	}
@@ -28,8 +32,8 @@ func everyStatus() []string {
 }
 
 func describeInputs(in TaskInputs) string {
-	return fmt.Sprintf("status=%q paused=%v preflight=%v startedBefore=%v everStarted=%v stopReason=%q",
-		in.Task.Status, in.Paused, in.PreflightPassed, in.StartedBefore, in.Task.EverStarted, in.Task.StopReason)
+	return fmt.Sprintf("status=%q paused=%v preflight=%v recorded=%v everStarted=%v stopReason=%q tag=%q",
+		in.Task.Status, in.Paused, in.PreflightPassed, in.Recorded, in.Task.EverStarted, in.Task.StopReason, in.StartTag)
 }
 
 func TestDecideTask_EveryStatusPausedPreflightAndStartCombinationHasTheTabledAction(t *testing.T) {
@@ -83,25 +87,25 @@ func TestDecideTask_EveryKnownStatusIsHandledExplicitlyNotAsUnknown(t *testing.T
 	}
 }
 
-func TestDecideTask_StartReplicationOnlyForANeverStartedTaskWithPreflightPassedAndNotPaused(t *testing.T) {
+func TestDecideTask_StartReplicationOnlyForATaskDMSShowsNeverRanWithoutTheTagWithPreflightPassedAndNotPaused(t *testing.T) {
 	for _, s := range everyStatus() {
 		for _, in := range allCombinations(s, nil) {
 			got := DecideTask(in)
-			never := !in.StartedBefore && !in.Task.EverStarted
-			if got.Action == StartReplication && !(never && in.PreflightPassed && !in.Paused) {
+			fresh := !RanBefore(in.Task) && in.StartTag == ""
+			if got.Action == StartReplication && !(fresh && in.PreflightPassed && !in.Paused) {
 				t.Errorf("%s: start-replication (which reloads the target) for a task that must not be started", describeInputs(in))
 			}
-			if never && in.PreflightPassed && !in.Paused && (s == StatusReady || s == StatusStopped) && got.Action != StartReplication {
+			if fresh && in.PreflightPassed && !in.Paused && s == StatusReady && got.Action != StartReplication {
 				t.Errorf("%s: action %q, want the first start-replication", describeInputs(in), got.Action)
 			}
 		}
 	}
 }
 
-func TestDecideTask_AStartedTaskIsNeverStartedAgainEvenWhenOnlyOneRecordSaysItStarted(t *testing.T) {
+func TestDecideTask_ATaskThatRanOrCarriesTheStartTagIsNeverStartedAgainWhateverTheStatusRecords(t *testing.T) {
 	for _, s := range everyStatus() {
 		for _, in := range allCombinations(s, nil) {
-			if !in.StartedBefore && !in.Task.EverStarted {
+			if !RanBefore(in.Task) && in.StartTag == "" {
 				continue
 			}
 			if got := DecideTask(in); got.Action == StartReplication {
@@ -111,22 +115,111 @@ func TestDecideTask_AStartedTaskIsNeverStartedAgainEvenWhenOnlyOneRecordSaysItSt
 	}
 }
 
-func TestDecideTask_ResumeProcessingNeverForANeverStartedTask(t *testing.T) {
+func TestDecideTask_ResumeProcessingOnlyForATaskThatRanAndWhoseStartThisMigrationRecorded(t *testing.T) {
 	for _, s := range everyStatus() {
 		for _, in := range allCombinations(s, nil) {
-			if in.StartedBefore || in.Task.EverStarted {
-				continue
-			}
-			if got := DecideTask(in); got.Action == ResumeProcessing {
-				t.Errorf("%s: resume-processing for a task that never started", describeInputs(in))
+			if got := DecideTask(in); got.Action == ResumeProcessing && !(RanBefore(in.Task) && in.Recorded) {
+				t.Errorf("%s: resume-processing for a task that never ran or that this migration did not start", describeInputs(in))
 			}
 		}
 	}
 }
 
-func TestDecideTask_AStoppedStartedTaskResumesOnlyWhenNotPaused(t *testing.T) {
+func TestDecideTask_ATaskThatRanWithoutThisMigrationsRecordIsHeldWithTheResumeCommand(t *testing.T) {
+	for _, s := range []string{StatusReady, StatusStopped} {
+		for _, in := range allCombinations(s, nil) {
+			if in.Paused || in.Recorded || !RanBefore(in.Task) {
+				continue
+			}
+			got := DecideTask(in)
+			if got.Action != NoAction || got.Reason != "TaskRanBefore" || got.Failed {
+				t.Errorf("%s: %+v, want a hold TaskRanBefore", describeInputs(in), got)
+			}
+			if !strings.Contains(got.Message, "--start-replication-task-type resume-processing") || !strings.Contains(got.Message, in.Task.ARN) {
+				t.Errorf("%s: message %q does not say how to resume the task by hand", describeInputs(in), got.Message)
+			}
+		}
+	}
+}
+
+func TestDecideTask_TheStartTagWithoutAnySignOfARunHoldsAndSaysHowToClearIt(t *testing.T) {
+	for _, in := range allCombinations(StatusReady, nil) {
+		if in.Paused || in.StartTag == "" || RanBefore(in.Task) {
+			continue
+		}
+		got := DecideTask(in)
+		if got.Action != NoAction || got.Reason != "StartUnconfirmed" {
+			t.Errorf("%s: %+v, want a hold StartUnconfirmed", describeInputs(in), got)
+		}
+		if !strings.Contains(got.Message, "remove-tags-from-resource") || !strings.Contains(got.Message, StartTagKey) {
+			t.Errorf("%s: message %q does not say how to clear the tag", describeInputs(in), got.Message)
+		}
+		// This migration asked for the start: DMS should show it soon.
+		if got.Busy != in.Recorded {
+			t.Errorf("%s: busy %v, want %v", describeInputs(in), got.Busy, in.Recorded)
+		}
+	}
+}
+
+func TestDecideTask_TheTagMattersOnlyWhereNeedStartTagSaysSo(t *testing.T) {
+	for _, s := range everyStatus() {
+		for _, in := range allCombinations(s, nil) {
+			if in.StartTag != "" || NeedStartTag(in.Task) {
+				continue
+			}
+			tagged := in
+			tagged.StartTag = "2026-12-02T10:00:00Z default/pm"
+			if a, b := DecideTask(in), DecideTask(tagged); a != b {
+				t.Errorf("%s: the tag, which is not read here, changes the decision from %+v to %+v", describeInputs(in), a, b)
+			}
+		}
+	}
+}
+
+func TestDecideTask_ARunningTaskWithoutTheRecordIsRecorded(t *testing.T) {
+	for _, in := range allCombinations(StatusRunning, nil) {
+		if got := DecideTask(in); got.Record == in.Recorded {
+			t.Errorf("%s: record %v", describeInputs(in), got.Record)
+		}
+	}
+	for _, s := range everyStatus() {
+		if s == StatusRunning {
+			continue
+		}
+		for _, in := range allCombinations(s, nil) {
+			if DecideTask(in).Record {
+				t.Errorf("%s: a task that is not running is recorded as started", describeInputs(in))
+			}
+		}
+	}
+}
+
+func TestRanBefore_TakesEverySignDMSGives(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		task Task
+		want bool
+	}{
+		{"a ready task with nothing", Task{Status: StatusReady}, false},
+		{"a start date", Task{Status: StatusReady, EverStarted: true}, true},
+		{"a stop reason", Task{Status: StatusReady, StopReason: "Stop Reason NORMAL"}, true},
+		{"tables loaded", Task{Status: StatusReady, TablesLoaded: 1}, true},
+		{"a table loading", Task{Status: StatusReady, TablesLoading: 1}, true},
+		{"a table errored", Task{Status: StatusReady, TablesErrored: 1}, true},
+		{"a load percentage", Task{Status: StatusReady, FullLoadPercent: 3}, true},
+		{"stopped", Task{Status: StatusStopped}, true},
+		{"running", Task{Status: StatusRunning}, true},
+		{"queued tables alone: DMS lists them before a start", Task{Status: StatusReady, TablesQueued: 4}, false},
+	} {
+		if got := RanBefore(c.task); got != c.want {
+			t.Errorf("%s: RanBefore = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDecideTask_AStoppedTaskThisMigrationStartedResumesOnlyWhenNotPaused(t *testing.T) {
 	for _, in := range allCombinations(StatusStopped, nil) {
-		if !in.StartedBefore && !in.Task.EverStarted {
+		if !in.Recorded {
 			continue
 		}
 		got := DecideTask(in)
@@ -279,7 +372,7 @@ func TestDecideTask_AStopOnAFatalErrorFailsInsteadOfResumingInALoop(t *testing.T
 }
 
 func TestDecideTask_AStoppedTaskWithoutStopReasonSaysNoReasonGivenWhenResumed(t *testing.T) {
-	got := DecideTask(TaskInputs{Task: Task{Status: StatusStopped, EverStarted: true}})
+	got := DecideTask(TaskInputs{Task: Task{Status: StatusStopped, EverStarted: true}, Recorded: true})
 	if got.Action != ResumeProcessing || !strings.Contains(got.Message, "no reason given") {
 		t.Errorf("DecideTask = %+v, want resume-processing saying no reason was given", got)
 	}

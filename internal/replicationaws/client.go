@@ -32,6 +32,9 @@ type DMSAPI interface {
 	DescribeReplicationInstances(context.Context, *dms.DescribeReplicationInstancesInput, ...func(*dms.Options)) (*dms.DescribeReplicationInstancesOutput, error)
 	DescribeConnections(context.Context, *dms.DescribeConnectionsInput, ...func(*dms.Options)) (*dms.DescribeConnectionsOutput, error)
 	TestConnection(context.Context, *dms.TestConnectionInput, ...func(*dms.Options)) (*dms.TestConnectionOutput, error)
+	ListTagsForResource(context.Context, *dms.ListTagsForResourceInput, ...func(*dms.Options)) (*dms.ListTagsForResourceOutput, error)
+	AddTagsToResource(context.Context, *dms.AddTagsToResourceInput, ...func(*dms.Options)) (*dms.AddTagsToResourceOutput, error)
+	RemoveTagsFromResource(context.Context, *dms.RemoveTagsFromResourceInput, ...func(*dms.Options)) (*dms.RemoveTagsFromResourceOutput, error)
 }
 
 // CloudWatchAPI is the part of the CloudWatch client this package uses.

@@ -58,6 +58,7 @@ type fakeAWS struct {
 	connFilters [][]string
 	testErr     error
 	tested      [][2]string
+	tags        map[string]map[string]string // resource ARN → tags
 
 	// CloudWatch
 	lag series
@@ -186,6 +187,44 @@ func (f *fakeAWS) StartReplicationTask(ctx context.Context, in *dms.StartReplica
 	t.Status = aws.String("starting")
 	f.tasks[aws.ToString(in.ReplicationTaskArn)] = t
 	return &dms.StartReplicationTaskOutput{}, nil
+}
+
+func (f *fakeAWS) ListTagsForResource(ctx context.Context, in *dms.ListTagsForResourceInput, _ ...func(*dms.Options)) (*dms.ListTagsForResourceOutput, error) {
+	f.record(ctx, "ListTagsForResource")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &dms.ListTagsForResourceOutput{}
+	for k, v := range f.tags[aws.ToString(in.ResourceArn)] {
+		out.TagList = append(out.TagList, dmstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+func (f *fakeAWS) AddTagsToResource(ctx context.Context, in *dms.AddTagsToResourceInput, _ ...func(*dms.Options)) (*dms.AddTagsToResourceOutput, error) {
+	f.record(ctx, "AddTagsToResource")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tags == nil {
+		f.tags = map[string]map[string]string{}
+	}
+	arn := aws.ToString(in.ResourceArn)
+	if f.tags[arn] == nil {
+		f.tags[arn] = map[string]string{}
+	}
+	for _, t := range in.Tags {
+		f.tags[arn][aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return &dms.AddTagsToResourceOutput{}, nil
+}
+
+func (f *fakeAWS) RemoveTagsFromResource(ctx context.Context, in *dms.RemoveTagsFromResourceInput, _ ...func(*dms.Options)) (*dms.RemoveTagsFromResourceOutput, error) {
+	f.record(ctx, "RemoveTagsFromResource")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range in.TagKeys {
+		delete(f.tags[aws.ToString(in.ResourceArn)], k)
+	}
+	return &dms.RemoveTagsFromResourceOutput{}, nil
 }
 
 func (f *fakeAWS) StopReplicationTask(ctx context.Context, in *dms.StopReplicationTaskInput, _ ...func(*dms.Options)) (*dms.StopReplicationTaskOutput, error) {

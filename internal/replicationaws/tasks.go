@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
 	dmstypes "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 )
@@ -107,6 +108,8 @@ func taskFromSDK(t dmstypes.ReplicationTask) replication.Task {
 		EverStarted:        t.ReplicationTaskStartDate != nil,
 	}
 	if s := t.ReplicationTaskStats; s != nil {
+		// Any date in the statistics is DMS's record of a run too.
+		out.EverStarted = out.EverStarted || s.StartDate != nil || s.FreshStartDate != nil || s.StopDate != nil || s.FullLoadStartDate != nil
 		out.FullLoadPercent = s.FullLoadProgressPercent
 		out.TablesLoaded = s.TablesLoaded
 		out.TablesLoading = s.TablesLoading
@@ -140,6 +143,58 @@ func (c *Client) StartTask(ctx context.Context, arn string, how replication.Task
 		return fmt.Errorf("starting replication task %s (%s): %w", arn, how, err)
 	}
 	return nil
+}
+
+// StartTag reads the task's first-start tag (replication.StartTagKey); ""
+// when it has none.
+func (c *Client) StartTag(ctx context.Context, arn string) (string, error) {
+	out, err := c.DMS.ListTagsForResource(ctx, &dms.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("reading the tags of replication task %s: %w", arn, err)
+	}
+	for _, tag := range out.TagList {
+		if aws.ToString(tag.Key) == replication.StartTagKey {
+			return aws.ToString(tag.Value), nil
+		}
+	}
+	return "", nil
+}
+
+// TagStart writes the first-start tag on the task, before its first start.
+func (c *Client) TagStart(ctx context.Context, arn, value string) error {
+	if _, err := c.DMS.AddTagsToResource(ctx, &dms.AddTagsToResourceInput{
+		ResourceArn: aws.String(arn),
+		Tags:        []dmstypes.Tag{{Key: aws.String(replication.StartTagKey), Value: aws.String(value)}},
+	}); err != nil {
+		return fmt.Errorf("tagging replication task %s with %s before its first start: %w", arn, replication.StartTagKey, err)
+	}
+	return nil
+}
+
+// UntagStart removes the first-start tag: DMS refused the start it announced.
+func (c *Client) UntagStart(ctx context.Context, arn string) error {
+	if _, err := c.DMS.RemoveTagsFromResource(ctx, &dms.RemoveTagsFromResourceInput{
+		ResourceArn: aws.String(arn), TagKeys: []string{replication.StartTagKey},
+	}); err != nil {
+		return fmt.Errorf("removing %s from replication task %s after DMS refused its start: %w", replication.StartTagKey, arn, err)
+	}
+	return nil
+}
+
+// Refused reports whether err is DMS refusing a request (a client fault such
+// as InvalidResourceStateFault, or throttling): the request did not take
+// effect. Any other error (a timeout, a server fault) leaves the outcome
+// unknown.
+func Refused(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ThrottlingException", "Throttling", "RequestLimitExceeded":
+		return true
+	}
+	return ae.ErrorFault() == smithy.FaultClient
 }
 
 // StartTaskAt starts a CDC-only task for the first time, reading changes

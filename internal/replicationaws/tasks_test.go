@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	dmstypes "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
@@ -67,6 +68,18 @@ func TestTaskMapsEveryField(t *testing.T) {
 			sdk: &dmstypes.ReplicationTask{Status: aws.String("failed"), LastFailureMessage: aws.String("Last Error ODBC general error"),
 				ReplicationTaskStartDate: &started, StopReason: aws.String("Stop Reason FATAL_ERROR")},
 			want: replication.Task{Status: "failed", LastFailureMessage: "Last Error ODBC general error", EverStarted: true, StopReason: "Stop Reason FATAL_ERROR"},
+		},
+		{
+			name: "a start date only in the statistics (a modified task)",
+			sdk: &dmstypes.ReplicationTask{Status: aws.String("ready"),
+				ReplicationTaskStats: &dmstypes.ReplicationTaskStats{FreshStartDate: &started}},
+			want: replication.Task{Status: "ready", EverStarted: true},
+		},
+		{
+			name: "a stop date only in the statistics",
+			sdk: &dmstypes.ReplicationTask{Status: aws.String("ready"),
+				ReplicationTaskStats: &dmstypes.ReplicationTaskStats{StopDate: &started}},
+			want: replication.Task{Status: "ready", EverStarted: true},
 		},
 		{name: "absent", want: replication.Task{}},
 	}
@@ -476,5 +489,48 @@ func TestTasksInTransitionAreReadAgainButSettledOnesAreCached(t *testing.T) {
 				t.Errorf("%d DescribeReplicationTasks calls for two reads of a %s task, want %d", got, tc.status, tc.wantCalls)
 			}
 		})
+	}
+}
+
+func TestTheFirstStartTagIsWrittenReadAndTakenBack(t *testing.T) {
+	f := newFake(t)
+	c := f.client()
+	ctx := context.Background()
+	arn := arnOf(1)
+	if tag, err := c.StartTag(ctx, arn); err != nil || tag != "" {
+		t.Fatalf("StartTag of an untagged task = %q, %v", tag, err)
+	}
+	if err := c.TagStart(ctx, arn, "2026-12-02T10:00:00Z default/pm uid"); err != nil {
+		t.Fatal(err)
+	}
+	f.tags[arn]["Owner"] = "someone else"
+	if tag, err := c.StartTag(ctx, arn); err != nil || tag != "2026-12-02T10:00:00Z default/pm uid" {
+		t.Errorf("StartTag = %q, %v", tag, err)
+	}
+	if err := c.UntagStart(ctx, arn); err != nil {
+		t.Fatal(err)
+	}
+	if tag, _ := c.StartTag(ctx, arn); tag != "" || f.tags[arn]["Owner"] != "someone else" {
+		t.Errorf("after UntagStart: first-start tag %q, other tags %v; want only the first-start tag gone", tag, f.tags[arn])
+	}
+}
+
+func TestRefusedTellsARefusalFromAnUnknownOutcome(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"a modeled client fault", &dmstypes.InvalidResourceStateFault{Message: aws.String("cannot start")}, true},
+		{"wrapped", fmt.Errorf("starting: %w", &dmstypes.ResourceNotFoundFault{}), true},
+		{"throttling", &smithy.GenericAPIError{Code: "ThrottlingException"}, true},
+		{"a server fault", &smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, false},
+		{"an unclassified API error", &smithy.GenericAPIError{Code: "Mystery"}, false},
+		{"a timeout", context.DeadlineExceeded, false},
+		{"a network error", errors.New("read tcp: connection reset by peer"), false},
+	} {
+		if got := replicationaws.Refused(c.err); got != c.want {
+			t.Errorf("%s: Refused = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -42,6 +42,12 @@ type fakeTask struct {
 	// stopped publishing.
 	sampleAge time.Duration
 	tables    []replication.TableStats
+	// startTag is the task's first-start tag; startErr fails the next
+	// start-replication (after counting it).
+	startTag string
+	startErr error
+	// gone: DMS no longer knows the task (its stack was deleted).
+	gone bool
 }
 
 func newFakeDMS() *fakeDMS {
@@ -84,6 +90,9 @@ func (f *fakeDMS) Task(_ context.Context, arn string) (replication.Task, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.task(arn)
+	if t.gone {
+		return replication.Task{ARN: arn}, nil
+	}
 	switch t.status {
 	case replication.StatusStarting:
 		t.status, t.everStarted = replication.StatusRunning, true
@@ -92,12 +101,15 @@ func (f *fakeDMS) Task(_ context.Context, arn string) (replication.Task, error) 
 	case replication.StatusRunning:
 		t.percent = min(100, t.percent+50)
 	}
-	loaded := int32(0)
-	if t.percent == 100 {
+	loaded, loading := int32(0), int32(0)
+	switch {
+	case t.percent == 100:
 		loaded = 4
+	case t.everStarted:
+		loading = 4 // DMS has no statistics for a task before its first start
 	}
 	return replication.Task{ARN: arn, Status: t.status, StopReason: t.stopReason, LastFailureMessage: t.failure,
-		EverStarted: t.everStarted, FullLoadPercent: t.percent, TablesLoaded: loaded, TablesLoading: 4 - loaded}, nil
+		EverStarted: t.everStarted, FullLoadPercent: t.percent, TablesLoaded: loaded, TablesLoading: loading}, nil
 }
 
 func (f *fakeDMS) StartTask(_ context.Context, arn string, how replication.TaskAction) error {
@@ -107,12 +119,36 @@ func (f *fakeDMS) StartTask(_ context.Context, arn string, how replication.TaskA
 	switch how {
 	case replication.StartReplication:
 		t.starts++
+		if err := t.startErr; err != nil {
+			t.startErr = nil
+			return err
+		}
 	case replication.ResumeProcessing:
 		t.resumes++
 	default:
 		return fmt.Errorf("unexpected start type %q", how)
 	}
 	t.status = replication.StatusStarting
+	return nil
+}
+
+func (f *fakeDMS) StartTag(_ context.Context, arn string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.task(arn).startTag, nil
+}
+
+func (f *fakeDMS) TagStart(_ context.Context, arn, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.task(arn).startTag = value
+	return nil
+}
+
+func (f *fakeDMS) UntagStart(_ context.Context, arn string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.task(arn).startTag = ""
 	return nil
 }
 

@@ -313,6 +313,33 @@ func TestReplicationTaskLifecycle(t *testing.T) {
 	// AWS refuses these on a task that never ran.
 	err = s.rc.StartTask(ctx, arn, replication.ResumeProcessing)
 	wantStateFault(t, "resume-processing before any start", err)
+	if !replicationaws.Refused(err) {
+		t.Errorf("DMS refusing resume-processing is not read as a refusal: %v", err)
+	}
+	// The first-start tag, written before the first start, read back, and
+	// taken back as after a refused start.
+	if tag, err := s.rc.StartTag(ctx, arn); err != nil || tag != "" {
+		t.Errorf("first-start tag of a new task = %q, %v; want none", tag, err)
+	}
+	const tagValue = "2026-12-02T10:00:00Z default/lifecycle 0b9c6f3e-1f6a-4c55-9a0e-3c2f1d7e8a41"
+	if err := s.rc.TagStart(ctx, arn, tagValue); err != nil {
+		t.Fatal(err)
+	}
+	if tag, err := s.rc.StartTag(ctx, arn); err != nil || tag != tagValue {
+		t.Errorf("first-start tag = %q, %v; want %q", tag, err, tagValue)
+	}
+	if d := replication.DecideTask(replication.TaskInputs{Task: tk, PreflightPassed: true, Recorded: true, StartTag: tagValue}); d.Action != replication.NoAction || d.Reason != "StartUnconfirmed" {
+		t.Errorf("decision on a tagged task DMS shows never ran = %+v, want the hold StartUnconfirmed", d)
+	}
+	if err := s.rc.UntagStart(ctx, arn); err != nil {
+		t.Fatal(err)
+	}
+	if tag, err := s.rc.StartTag(ctx, arn); err != nil || tag != "" {
+		t.Errorf("first-start tag after UntagStart = %q, %v; want none", tag, err)
+	}
+	if err := s.rc.TagStart(ctx, arn+"X", tagValue); err == nil || !replicationaws.Refused(err) {
+		t.Errorf("tagging a task DMS does not know: %v, want a refusal", err)
+	}
 	_, err = s.dms.StopReplicationTask(ctx, &dms.StopReplicationTaskInput{ReplicationTaskArn: aws.String(arn)})
 	wantStateFault(t, "stop of a ready task", err)
 	if stats, err := s.rc.TableStatistics(ctx, arn); err != nil || len(stats) != 0 {
@@ -501,7 +528,10 @@ func TestReplicationTaskLifecycle(t *testing.T) {
 		t.Errorf("after stopping: %+v, want stopped with Stop Reason NORMAL", tk)
 	}
 	wantStateFault(t, "stop of a stopped task", s.rc.StopTask(ctx, arn))
-	d := replication.DecideTask(replication.TaskInputs{Task: tk, PreflightPassed: true})
+	if d := replication.DecideTask(replication.TaskInputs{Task: tk, PreflightPassed: true}); d.Action != replication.NoAction || d.Reason != "TaskRanBefore" {
+		t.Errorf("decision on the stopped task without a record of its start = %+v, want the hold TaskRanBefore", d)
+	}
+	d := replication.DecideTask(replication.TaskInputs{Task: tk, PreflightPassed: true, Recorded: true})
 	if d.Action != replication.ResumeProcessing {
 		t.Fatalf("decision on the stopped task = %+v, want resume-processing", d)
 	}
@@ -526,7 +556,7 @@ func TestReplicationTaskLifecycle(t *testing.T) {
 	if tk.Status != "failed" || tk.LastFailureMessage != why {
 		t.Errorf("after FailTask: %+v, want failed with %q", tk, why)
 	}
-	if d := replication.DecideTask(replication.TaskInputs{Task: tk, PreflightPassed: true, StartedBefore: true}); !d.Failed {
+	if d := replication.DecideTask(replication.TaskInputs{Task: tk, PreflightPassed: true, Recorded: true}); !d.Failed {
 		t.Errorf("decision on the failed task = %+v, want failed", d)
 	}
 }

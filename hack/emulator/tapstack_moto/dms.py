@@ -28,6 +28,10 @@ Gap: moto's task moves no data. A started task is now PostgreSQL logical
 replication between the endpoints' databases (dmsrepl.py, reached through the
 endpoints' SecretsManagerSecretId), and its statistics, validation and CDC
 latency are measured on those databases (background sampling).
+
+Gap: moto's DMS lists tags but cannot add or remove them (AddTagsToResource,
+RemoveTagsFromResource); both now work on tasks, endpoints and instances, and
+refuse an ARN DMS does not know.
 """
 
 from __future__ import annotations
@@ -1257,3 +1261,31 @@ def _control_settings(body: dict[str, Any]) -> Any:
                 raise KeyError(f"unknown setting {k!r}; known: {sorted(SETTINGS)}")
             SETTINGS[k] = float(v)
         return dict(SETTINGS)
+
+
+def _tagged_arn(backend: Any, arn: str) -> str:
+    """The ARN of a task, endpoint or instance DMS knows; ResourceNotFoundFault otherwise."""
+    known = {t.arn for t in backend.replication_tasks.values()}
+    known |= {e.endpoint_arn for e in backend.endpoints.values()}
+    known |= {i.arn for i in backend.replication_instances.values()}
+    if arn not in known:
+        raise ResourceNotFoundFault(f"Resource {arn} could not be found.")
+    return arn
+
+
+def _add_tags_to_resource_response(self: Any) -> str:
+    data = json.loads(self.body or "{}")
+    arn = _tagged_arn(self.dms_backend, data.get("ResourceArn") or "")
+    self.dms_backend.tagger.tag_resource(arn, data.get("Tags") or [])
+    return "{}"
+
+
+def _remove_tags_from_resource_response(self: Any) -> str:
+    data = json.loads(self.body or "{}")
+    arn = _tagged_arn(self.dms_backend, data.get("ResourceArn") or "")
+    self.dms_backend.tagger.untag_resource_using_names(arn, data.get("TagKeys") or [])
+    return "{}"
+
+
+DatabaseMigrationServiceResponse.add_tags_to_resource = _add_tags_to_resource_response  # type: ignore[attr-defined]
+DatabaseMigrationServiceResponse.remove_tags_from_resource = _remove_tags_from_resource_response  # type: ignore[attr-defined]
