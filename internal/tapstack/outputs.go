@@ -102,7 +102,8 @@ func (b *builder) replicationOutputs() {
 	b.output(OutputDMSTaskArn, "DMS full-load-and-CDC task of the payment tables", ref(idDmsTask))
 	b.output("DMSTaskStatusCommand", "Prints the task status (creating, ready, running, stopped, ...)", sub(b.cli("dms", "describe-replication-tasks",
 		"--filters", "Name=replication-task-arn,Values="+task, "--query", "'ReplicationTasks[0].Status'", "--output", "text")))
-	b.output("DMSStartTaskCommand", "Starts the task from scratch: full load, then CDC", sub(b.cli("dms", "start-replication-task",
+	b.output("DMSStartTaskCommand", "For the first start only: loads the target from scratch (full load, then CDC). "+
+		"On a task that ever ran it reloads the target; use DMSResumeTaskCommand", sub(b.cli("dms", "start-replication-task",
 		"--replication-task-arn", task, "--start-replication-task-type", "start-replication")))
 	b.output("DMSStopTaskCommand", "Stops the task; resume it with DMSResumeTaskCommand", sub(b.cli("dms", "stop-replication-task",
 		"--replication-task-arn", task)))
@@ -268,7 +269,7 @@ func (b *builder) runbookOutputs() {
 	steps := []string{
 		"Wait for the stack to reach CREATE_COMPLETE; read these outputs.",
 		fmt.Sprintf("Preflight: on %s rds.logical_replication=1 must be in sync (reboot if pending-reboot); test the DMS endpoint connections.", logical),
-		"Start replication: run DMSStartTaskCommand; follow DMSTaskStatusCommand and DMSTableStatisticsCommand until the full load is complete and CDC is running.",
+		"Start replication, once: run DMSStartTaskCommand only if DMSTaskStatusCommand prints ready and the task never ran (after any stop, DMSResumeTaskCommand); follow DMSTaskStatusCommand and DMSTableStatisticsCommand until the full load is complete and CDC is running.",
 		fmt.Sprintf("Gates: CDC latency (dashboard DashboardUrl) under %ds for %d consecutive samples, validation without failed records, HealthCheckStatusCommand healthy, no alarm on AlarmTopicArn.",
 			b.spec.Replication.LagThresholdSeconds, b.spec.Cutover.Gates.ConsecutiveLagSamples),
 		fmt.Sprintf("Shift traffic with the Route53Step<N>PercentCommand outputs in order (%v), at least %ds apart, re-checking the gates before each.",

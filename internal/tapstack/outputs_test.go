@@ -349,3 +349,17 @@ func TestWriterCommandsUpsertExactlyTheWriterRecord(t *testing.T) {
 		})
 	}
 }
+
+// start-replication on a task that ran reloads the target: the runbook says
+// the start command is for the first start only, and points at resume.
+func TestTheRunbookStartCommandIsForTheFirstStartOnly(t *testing.T) {
+	outputs := sampleDoc(t).outputs()
+	d, _ := outputs["DMSStartTaskCommand"]["Description"].(string)
+	if !strings.Contains(d, "first start only") || !strings.Contains(d, "DMSResumeTaskCommand") {
+		t.Errorf("DMSStartTaskCommand description %q does not say it is for the first start only", d)
+	}
+	step, _ := outputs["RunbookStep03"]["Value"].(string)
+	if !strings.Contains(step, "once") || !strings.Contains(step, "DMSResumeTaskCommand") {
+		t.Errorf("runbook step 3 %q does not say the task is started once", step)
+	}
+}
