@@ -298,7 +298,10 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	})
 	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Parameters: params, Tags: stackTags(pm)}
 	if obs.Exists {
-		stack.ID, stack.Status, stack.Outputs = obs.ID, obs.Status, nonEmpty(obs.Outputs)
+		stack.ID, stack.Status = obs.ID, obs.Status
+		if outs := nonEmpty(obs.Outputs); outs != nil || !taskOutlivesStackChange(obs.Status) {
+			stack.Outputs = outs
+		}
 		stack.Reason = failureText(obs)
 	}
 	if plan.Action == stackplan.Update && cutoverActive(pm) {
@@ -355,9 +358,14 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	switch {
 	case plan.Terminal:
 		st.phase(paymentsv1alpha1.PhaseFailed, plan.Message)
+		if replicationStarted(pm) && taskOutlivesStackChange(stack.Status) {
+			return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
+		}
 	case plan.Ready && plan.Action == stackplan.None:
 		r.stackSeen.Store(pm.UID, r.now())
 		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
+	case replicationStarted(pm) && taskOutlivesStackChange(stack.Status):
+		return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
 	case !plan.Ready && !cutoverOwnsPhase(pm):
 		// After a cutover began its phases say where the writes are; a stack
 		// update is told by StackReady.

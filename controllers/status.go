@@ -24,7 +24,14 @@ type statusWriter struct {
 	r    *PaymentMigrationReconciler
 	pm   *paymentsv1alpha1.PaymentMigration
 	base *paymentsv1alpha1.PaymentMigration
+	// pinned keeps the phase as it is for this reconcile (phase ignores
+	// changes): a step that runs under another's phase reports through its
+	// conditions only.
+	pinned bool
 }
+
+// pinPhase keeps the phase as it is for the rest of the reconcile.
+func (s *statusWriter) pinPhase() { s.pinned = true }
 
 func newStatusWriter(r *PaymentMigrationReconciler, pm *paymentsv1alpha1.PaymentMigration) *statusWriter {
 	return &statusWriter{r: r, pm: pm, base: pm.DeepCopy()}
@@ -99,7 +106,7 @@ func (s *statusWriter) forget(condTypes ...string) {
 
 // phase moves the display phase; a change is recorded in history and as an Event.
 func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
-	if s.pm.Status.Phase == p {
+	if s.pm.Status.Phase == p || s.pinned {
 		return
 	}
 	from := s.pm.Status.Phase

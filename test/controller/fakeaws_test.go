@@ -37,6 +37,8 @@ type fakeCloud struct {
 	emptyErr error
 	// observeErr makes Observe fail (AWS unreachable).
 	observeErr error
+	// holdUpdate keeps a stack UPDATE_IN_PROGRESS until cleared.
+	holdUpdate map[string]bool
 	dms        *fakeDMS
 	sql        *fakeSQL
 	route53    *fakeRoute53
@@ -60,7 +62,7 @@ type scripted struct {
 
 func newFakeCloud() *fakeCloud {
 	return &fakeCloud{stacks: map[string]*fakeStack{}, calls: map[string]int{}, tasks: map[string]string{}, failures: map[string]*scripted{}, dms: newFakeDMS(), sql: newFakeSQL(), route53: newFakeRoute53(), alarms: &fakeAlarms{},
-		versions: map[string]int{}, batches: map[string][]int{}, bucketErr: map[string]error{}, hang: map[string]bool{}}
+		versions: map[string]int{}, batches: map[string][]int{}, bucketErr: map[string]error{}, hang: map[string]bool{}, holdUpdate: map[string]bool{}}
 }
 
 func (f *fakeCloud) factory() controllers.AWSFactory {
@@ -155,6 +157,9 @@ func (s fakeStacks) Observe(ctx context.Context, name string) (cfnstack.Observat
 			st.status, st.outputs = "CREATE_COMPLETE", outputsOf(name)
 		}
 	case "UPDATE_IN_PROGRESS":
+		if f.holdUpdate[name] {
+			break
+		}
 		if fl := f.fail(name, true); fl != nil {
 			st.status, st.failedResource, st.reason = "UPDATE_ROLLBACK_COMPLETE", fl.resource, fl.reason
 		} else {
