@@ -109,6 +109,24 @@ func TestImmutableFields(t *testing.T) {
 		{"region changed", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Region = "eu-west-1" }, "region is immutable"},
 		{"region removed", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Region = "" }, "region cannot be added or removed"},
 		{"region added later", unset("spec", "region"), func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Region = "eu-west-1" }, "region cannot be added or removed"},
+		// Each of these would make CloudFormation replace a database or the
+		// network it lives in (issue 9): the API refuses them, naming the field.
+		{"databaseName changed", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Database.DatabaseName = "ledger" }, "database.databaseName is immutable"},
+		{"masterUsername changed", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Database.MasterUsername = "ledgeradmin" }, "database.masterUsername is immutable"},
+		{"applicationUsername changed", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Database.ApplicationUsername = "ledger_app" }, "applicationUsername is immutable"},
+		{"kmsKeyID added", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Database.KMSKeyID = "alias/payments" }, "database.kmsKeyID is immutable"},
+		{"kmsKeyID changed", set("alias/payments", "spec", "database", "kmsKeyID"), func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Database.KMSKeyID = "alias/other" }, "database.kmsKeyID is immutable"},
+		{"kmsKeyID removed", set("alias/payments", "spec", "database", "kmsKeyID"), func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Database.KMSKeyID = "" }, "database.kmsKeyID is immutable"},
+		{"vpcCIDR changed", nil, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Network.VPCCIDR = "10.1.0.0/16" }, "network.vpcCIDR is immutable"},
+		{"availabilityZones pinned later", nil, func(pm *paymentsv1alpha1.PaymentMigration) {
+			pm.Spec.Network.AvailabilityZones = []string{"us-east-1a", "us-east-1b"}
+		}, "network.availabilityZones is immutable"},
+		{"availabilityZones changed", set([]any{"us-east-1a", "us-east-1b"}, "spec", "network", "availabilityZones"), func(pm *paymentsv1alpha1.PaymentMigration) {
+			pm.Spec.Network.AvailabilityZones = []string{"us-east-1a", "us-east-1c"}
+		}, "network.availabilityZones is immutable"},
+		{"availabilityZones unpinned", set([]any{"us-east-1a", "us-east-1b"}, "spec", "network", "availabilityZones"), func(pm *paymentsv1alpha1.PaymentMigration) {
+			pm.Spec.Network.AvailabilityZones = nil
+		}, "network.availabilityZones is immutable"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,8 +167,14 @@ func TestMutableFieldsCanChange(t *testing.T) {
 	pm.Spec.Tags["Owner"] = "someone-else"
 	pm.Spec.Cutover.Approved = true
 	pm.Spec.Replication.Paused = true
+	// What changes a database in place, without replacing it, stays editable.
+	pm.Spec.Database.InstanceClass = "db.r5.xlarge"
+	pm.Spec.Database.AllocatedStorageGiB = 200
+	pm.Spec.Database.BackupRetentionDays = 14
+	pm.Spec.Network.NATGateways = paymentsv1alpha1.NATGatewaysSingle
+	pm.Spec.Storage.GlacierTransitionDays = 30
 	if err := k8s.Update(ctx(t), &pm); err != nil {
-		t.Fatalf("a tag, the approval and the pause switch must stay editable: %v", err)
+		t.Fatalf("a tag, the approval, the pause switch and in-place database, network and storage settings must stay editable: %v", err)
 	}
 }
 
