@@ -52,9 +52,11 @@ func seedCommand(ctx context.Context, env environment, args []string) error {
 }
 
 func runCommand(ctx context.Context, env environment, args []string) error {
-	fs := newFlagSet("run", "run [connection flags] [-rate R] [-workers N] [-duration D] [-count N] [-keys-out FILE] ...", env.stdout)
+	fs := newFlagSet("run", "run [connection flags] [-route53-zone ID [-addr-port ADDRESS=PORT ...]] [-rate R] [-workers N] [-duration D] [-count N] [-keys-out FILE] ...", env.stdout)
 	var cf connFlags
 	cf.register(fs)
+	var rf route53Flags
+	rf.register(fs)
 	var cfg workload.Config
 	fs.Float64Var(&cfg.Rate, "rate", 200, "`payments` per second offered, on a schedule shared by the workers")
 	fs.IntVar(&cfg.Workers, "workers", 16, "concurrent payments (and pooled connections)")
@@ -73,6 +75,9 @@ func runCommand(ctx context.Context, env environment, args []string) error {
 	}
 	conn, err := cf.resolve(fs, env.getenv)
 	if err != nil {
+		return err
+	}
+	if err := rf.apply(ctx, &conn); err != nil {
 		return err
 	}
 	cfg.Conn = conn
