@@ -4,8 +4,9 @@
 # real PostgreSQL servers and its DMS task real logical replication), the
 # manager, and the sample PaymentMigration, watched with kubectl while the
 # operator creates its TapStack and takes it through Preflight, FullLoad and
-# Replicating with a payment workload writing to the source throughout; then
-# the ledger check of the target, a replication lag breach, and the deletion.
+# Replicating with a payment workload writing throughout, a replication lag
+# breach, an approved cutover (traffic steps, the freeze, the writer flip) with
+# the workload still writing, the ledger check of the target, and the deletion.
 # Everything it starts is stopped when it ends (or on Ctrl-C).
 #
 # Env: DEMO_TIMEOUT (seconds to wait for the stack, default 180),
@@ -98,11 +99,12 @@ types = collections.Counter(r["Type"].split("::")[1] for r in t["Resources"].val
 print(f"{len(t['Resources'])} resources, {len(t['Outputs'])} outputs:", ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
 PY
 
-step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml   (with one change, below)"
+step "kubectl apply -f config/samples/payments_v1alpha1_paymentmigration.yaml   (with the rehearsal's shorter waits, below)"
 # Lag samples are CloudWatch's one-minute datapoints; a rehearsal asks for one
-# sample under the threshold instead of three (three minutes).
+# sample under the threshold instead of three (three minutes), and the traffic
+# steps 5 s apart instead of 120 s (with the weighted records' TTL 5 s, not 60 s).
 kubectl patch --local -f config/samples/payments_v1alpha1_paymentmigration.yaml --type merge \
-  -p '{"spec":{"cutover":{"gates":{"consecutiveLagSamples":1}}}}' -o yaml | kubectl apply -f -
+  -p '{"spec":{"cutover":{"gates":{"consecutiveLagSamples":1},"stepIntervalSeconds":5},"traffic":{"recordTTLSeconds":5}}}' -o yaml | kubectl apply -f -
 
 step "kubectl get paymentmigration -o wide -w   (stack, preflight, full load, replication; at most ${TIMEOUT}s)"
 "$assets/kubectl" --kubeconfig "$work/kubeconfig" get paymentmigration -o wide -w &
@@ -132,44 +134,75 @@ rows() {
     paste -sd' ' | sed "s/^/$1: /; s/\$/ /" || echo "$1: (not reachable)"
 }
 
-# The source already holds payments, and the payment service keeps writing
-# them (200/s, each with its idempotency key) through the full load and CDC.
+# The source already holds payments.
 # shellcheck disable=SC2086
 "$work/paymentload" seed $source_db -rows 50000 -keys-out "$work/seed.keys" | sed 's/^/  seed: /'
-# shellcheck disable=SC2086
-"$work/paymentload" run $source_db -rate 200 -progress 0 -keys-out "$work/run.keys" >"$work/paymentload.out" 2>&1 &
-load=$!
-pids+=("$load")
 # Every 3 s, the row counts of both sides (the source counted first, so a
 # target can read a few rows ahead while the workload writes).
 ( while sleep 3; do printf '  rows   %s   %s\n' "$(rows source "$source_db")" "$(rows target "$target_db")"; done ) &
 counter=$!
 pids+=("$counter")
+
+# The payment service writes 200 payments/s, each with its idempotency key, as
+# the service does: as its own role (the one the cutover fences), through the
+# writer record db.payments.internal, resolved on every new connection. This
+# machine has no DNS for the private zone: the workload reads the record from
+# Route 53's API and connects to the server the record names (the emulator's
+# servers listen on their own ports). The role exists once preflight passed.
+wait_for '{.status.conditions[?(@.type=="PreflightPassed")].status}' "True"
+app_db=$(aws --endpoint-url "$endpoint" secretsmanager get-secret-value \
+  --secret-id "$(kubectl get pm payments-pr6185 -o jsonpath='{.status.stack.outputs.AppDbSecretArn}')" \
+  --query SecretString --output text | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+open(sys.argv[1], "w").write(s["password"])
+print("-host", s["host"], "-port", s["port"], "-user", s["username"], "-dbname", s["dbname"], "-password-file", sys.argv[1], "-sslmode require")
+' "$work/app.password")
+zone_id=$(kubectl get pm payments-pr6185 -o jsonpath='{.status.stack.outputs.HostedZoneId}')
+addr_ports=$(curl -fsS "$endpoint/_tapstack/rds/servers" | python3 -c '
+import json, sys
+print(" ".join("-addr-port %s=%d" % (s["host"], s["port"]) for s in json.load(sys.stdin)["servers"]))')
+echo "  the service's connection: $app_db -route53-zone $zone_id $addr_ports"
+# shellcheck disable=SC2086
+"$work/paymentload" run $app_db -route53-zone "$zone_id" $addr_ports -rate 200 -refund-every -1 -progress 0 \
+  -keys-out "$work/run.keys" >"$work/paymentload.out" 2>&1 &
+load=$!
+pids+=("$load")
 wait_for '{.status.phase}/{.status.conditions[?(@.type=="LagWithinThreshold")].status}' "Replicating/True"
 sleep 6 # CDC carries on while the workload writes
+
+step "DMS now reports 95 s of target latency (over the 60 s threshold): LAG jumps, READY and the cutover gates drop"
+task_arn=$(kubectl get pm payments-pr6185 -o jsonpath='{.status.stack.outputs.DMSTaskArn}')
+control dms/task "{\"taskArn\": \"$task_arn\", \"latencySource\": 40, \"latencyTarget\": 95}"
+wait_for '{.status.conditions[?(@.type=="LagWithinThreshold")].reason}' "LagAboveThreshold"
+condition CutoverReady
+step "DMS publishes the measured latency again: the gates pass"
+control dms/task "{\"taskArn\": \"$task_arn\", \"latencySource\": null, \"latencyTarget\": null}"
+wait_for '{.status.conditions[?(@.type=="CutoverReady")].status}' "True"
+condition CutoverReady
+
+step "kubectl patch pm payments-pr6185 --type merge -p '{\"spec\":{\"cutover\":{\"approved\":true}}}'   (steps 10/25/50/100 %, the freeze, the writer flip)"
+kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"cutover":{"approved":true}}}'
+wait_for '{.status.cutover.state}' "Completed"
+sleep 3 # the service writes to the target now
 kill "$counter" 2>/dev/null || true
 kill -INT "$load"
 wait "$load" || true
 
-step "the payment workload's figures (it wrote to the source the whole time)"
+step "the payment workload's figures (it wrote the whole time: to the source, through the freeze, then to the target)"
 sed 's/^/  /' "$work/paymentload.out"
+kubectl get pm payments-pr6185 -o jsonpath='{"  freeze (fence applied -> writer on the target): "}{.status.cutover.freezeMillis}{" ms; sessions ended: "}{.status.cutover.ledger.sessionsTerminated}{", sequences set: "}{.status.cutover.ledger.sequencesSet}{"\n"}'
 
-step "the ledger check on the target: every acknowledged payment, seeded or written during the migration, exactly once"
+step "the ledger check on the target: every acknowledged payment, seeded, written before or after the flip, exactly once"
 # shellcheck disable=SC2086
 "$work/paymentload" check $target_db -keys "$work/seed.keys" -keys "$work/run.keys" -wait 60s | sed 's/^/  /'
 printf '  rows   %s   %s\n' "$(rows source "$source_db")" "$(rows target "$target_db")"
-wait_for '{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}' "Replicating/True"
-
-step "DMS now reports 95 s of target latency (over the 60 s threshold): LAG jumps and READY drops"
-task_arn=$(kubectl get pm payments-pr6185 -o jsonpath='{.status.stack.outputs.DMSTaskArn}')
-control dms/task "{\"taskArn\": \"$task_arn\", \"latencySource\": 40, \"latencyTarget\": 95}"
-wait_for '{.status.conditions[?(@.type=="LagWithinThreshold")].reason}' "LagAboveThreshold"
 sleep 1
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 
 step "what the operator wrote back"
-for c in StackReady PreflightPassed ReplicationRunning LagWithinThreshold DataValidated Ready; do condition "$c"; done
+for c in StackReady PreflightPassed ReplicationRunning LagWithinThreshold DataValidated CutoverReady CutoverComplete Ready; do condition "$c"; done
 kubectl get pm payments-pr6185 -o jsonpath='{"full load: "}{.status.replication.fullLoadPercent}{"%, tables loaded: "}{.status.replication.tablesLoaded}{", validation: "}{.status.replication.validationState}{"\n"}'
 echo "history:"
 kubectl get pm payments-pr6185 -o jsonpath='{range .status.history[*]}  {.time}  {.phase}  {.message}{"\n"}{end}'
