@@ -79,6 +79,12 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		}
 	}
 	decision := replication.DecideTask(in)
+	if decision.Reason == "Paused" && !pm.Spec.Replication.Paused {
+		// Not the user's pause: the cutover stopped the forward task at the
+		// flip, and nothing may resume it (the target takes the writes now).
+		decision.Reason = "StoppedAtFlip"
+		decision.Message = "the cutover stopped the forward task at the flip: the target takes the writes, and the task stays stopped"
+	}
 	if decision.Record {
 		now := metav1.NewTime(r.now())
 		repl.StartedAt, repl.StartedTaskARN = &now, taskARN
