@@ -296,7 +296,10 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		Attempts:    stack.CreateAttempts,
 		MaxAttempts: r.Timing.MaxCreateAttempts,
 	})
-	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Parameters: params, Tags: stackTags(pm)}
+	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Parameters: params, Tags: stackTags(pm),
+		// No change set replaces or removes a database, a bucket, a secret
+		// or a DMS resource unless the annotation names it.
+		Guard: stackplan.ReplacementGuard(stackplan.ParseAllowed(pm.Annotations[stackplan.AllowReplacementAnnotation]))}
 	if obs.Exists {
 		stack.ID, stack.Status = obs.ID, obs.Status
 		if outs := nonEmpty(obs.Outputs); outs != nil || !taskOutlivesStackChange(obs.Status) {
@@ -327,11 +330,34 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		stack.Status, stack.ID, stack.Reason, stack.Outputs = "CREATE_IN_PROGRESS", "", "", nil
 	case stackplan.Update:
 		res, err := aws.Stacks.Update(ctx, obs.ID, desired)
+		var refused *cfnstack.RefusedError
+		if errors.As(err, &refused) {
+			// Nothing changed in AWS: the stack runs the previous template,
+			// and replication goes on with it while a human decides.
+			logger.Info("stack update refused", "changeSet", refused.ChangeSet, "reason", refused.Reason)
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "ReplacementRefused", refused.Reason)
+			if replicationStarted(pm) {
+				return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.Slow)
+			}
+			if !cutoverOwnsPhase(pm) {
+				st.phase(paymentsv1alpha1.PhaseProvisioning, "stack update refused: "+refused.Reason)
+			}
+			return ctrl.Result{RequeueAfter: r.Timing.Slow}, nil
+		}
 		if err != nil {
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "UpdateRejected", err.Error())
 			return ctrl.Result{}, err
 		}
 		logger.Info("stack update", "result", res)
+		if c := findCondition(pm, paymentsv1alpha1.ConditionStackReady); res == cfnstack.UpdatePending && c != nil && c.Reason == "ReplacementRefused" {
+			// A refused change set is made again to be read again (the
+			// annotation may allow it by now); until then the refusal stands.
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, c.Reason, c.Message)
+			if replicationStarted(pm) {
+				return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
+			}
+			return ctrl.Result{RequeueAfter: r.Timing.stack(plan.Timing)}, nil
+		}
 		switch res {
 		case cfnstack.UpdateStarted:
 			stack.TemplateHash, stack.CreateAttempts, stack.Status = tpl.Hash, 0, "UPDATE_IN_PROGRESS"

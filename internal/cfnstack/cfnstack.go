@@ -74,6 +74,9 @@ type Desired struct {
 	// Token makes a retried CreateStack idempotent: CloudFormation treats two
 	// requests with the same token as one.
 	Token string
+	// Guard, when set, reads every change set before it is executed; a change
+	// set it refuses is deleted and Update returns a *RefusedError.
+	Guard Guard
 }
 
 // UpdateResult is what Update achieved in this call. Updates go through change
@@ -296,6 +299,20 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 			return "", err
 		}
 		return UpdatePending, nil
+	}
+	if d.Guard != nil {
+		// CloudFormation executes whatever the change set says, a replaced
+		// database included: read it first.
+		changes, err := c.changesOf(ctx, stackID, name, cs)
+		if err != nil {
+			return "", err
+		}
+		if reason := d.Guard(changes); reason != "" {
+			if err := c.deleteChangeSet(ctx, stackID, name); err != nil {
+				return "", err
+			}
+			return "", &RefusedError{ChangeSet: name, Reason: reason}
+		}
 	}
 	if _, err := c.API.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{
 		StackName:     aws.String(stackID),

@@ -86,7 +86,10 @@ type fakeCFN struct {
 	events    map[string]*cloudformation.DescribeStackEventsOutput
 	eventsErr error
 	changeSet *cloudformation.DescribeChangeSetOutput
-	csErr     error
+	// csPages are the further pages of changeSet, keyed by their NextToken.
+	csPages  map[string]*cloudformation.DescribeChangeSetOutput
+	csTokens []string
+	csErr    error
 	// errs fails the named mutating operation.
 	errs map[string]error
 
@@ -154,6 +157,10 @@ func (f *fakeCFN) DescribeChangeSet(ctx context.Context, in *cloudformation.Desc
 	f.describeCS = in
 	if f.csErr != nil {
 		return nil, f.csErr
+	}
+	if token := aws.ToString(in.NextToken); token != "" {
+		f.csTokens = append(f.csTokens, token)
+		return f.csPages[token], nil
 	}
 	return f.changeSet, nil
 }

@@ -39,10 +39,12 @@ type fakeCloud struct {
 	observeErr error
 	// holdUpdate keeps a stack UPDATE_IN_PROGRESS until cleared.
 	holdUpdate map[string]bool
-	dms        *fakeDMS
-	sql        *fakeSQL
-	route53    *fakeRoute53
-	alarms     *fakeAlarms
+	// planned are the resource changes the change sets of a stack report.
+	planned map[string][]cfnstack.ResourceChange
+	dms     *fakeDMS
+	sql     *fakeSQL
+	route53 *fakeRoute53
+	alarms  *fakeAlarms
 }
 
 type fakeStack struct {
@@ -229,6 +231,12 @@ func (s fakeStacks) Update(_ context.Context, id string, d cfnstack.Desired) (cf
 	if st.hash == d.Hash {
 		return cfnstack.UpdateNoChanges, nil
 	}
+	if reason := d.Guard; reason != nil {
+		if msg := reason(f.planned[st.name]); msg != "" {
+			f.calls["DeleteChangeSet"]++
+			return "", &cfnstack.RefusedError{ChangeSet: cfnstack.ChangeSetName(d.Hash), Reason: msg}
+		}
+	}
 	f.calls["ExecuteChangeSet"]++
 	st.status, st.hash = "UPDATE_IN_PROGRESS", d.Hash
 	st.parameters = copyMap(d.Parameters)
@@ -244,6 +252,16 @@ func (s fakeStacks) Delete(_ context.Context, id string) error {
 		st.status = "DELETE_IN_PROGRESS"
 	}
 	return nil
+}
+
+// plan sets the resource changes that the change sets of a stack report.
+func (f *fakeCloud) plan(stack string, changes ...cfnstack.ResourceChange) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.planned == nil {
+		f.planned = map[string][]cfnstack.ResourceChange{}
+	}
+	f.planned[stack] = changes
 }
 
 func (f *fakeCloud) byID(id string) *fakeStack {

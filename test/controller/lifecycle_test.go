@@ -16,6 +16,8 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
+	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/stackplan"
 )
 
 func TestCreateFollowsTheStackToReady(t *testing.T) {
@@ -92,6 +94,57 @@ func TestSpecChangeUpdatesTheStackThroughAChangeSet(t *testing.T) {
 		t.Errorf("stack runs template %s, status says %s", st.hash, pm.Status.Stack.TemplateHash)
 	}
 	waitForEvent(t, "update", "Updated")
+}
+
+// A change set that would replace a database is refused, deleted and shown;
+// the annotation that names the database lets exactly that one through.
+func TestUpdateThatReplacesADatabaseIsRefusedUntilAllowed(t *testing.T) {
+	key := create(t, newMigration("replace", "replace", "us-east-1"))
+	pm := waitFor(t, key, "StackReady", stackReady)
+	oldHash := pm.Status.Stack.TemplateHash
+	cloud.plan("TapStackreplace",
+		cfnstack.ResourceChange{LogicalID: "EcsService", Type: "AWS::ECS::Service", Action: "Modify", Replacement: "False"},
+		cfnstack.ResourceChange{LogicalID: "SourceDatabase", Type: "AWS::RDS::DBInstance", Action: "Modify", Replacement: "True", Recreating: []string{"DBName"}})
+	executed := cloud.count("ExecuteChangeSet")
+
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Tags["MigrationPhase"] = "rehearsal" })
+	pm = waitFor(t, key, "the update refused", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, "StackReady").Reason == "ReplacementRefused"
+	})
+	c := condition(pm, "StackReady")
+	for _, want := range []string{"SourceDatabase", "DBName", stackplan.AllowReplacementAnnotation} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("StackReady message %q does not name %q", c.Message, want)
+		}
+	}
+	if c.Status != metav1.ConditionFalse {
+		t.Errorf("StackReady = %s, want False", c.Status)
+	}
+	if st, _ := cloud.stack("TapStackreplace"); st.hash != oldHash || st.status != "CREATE_COMPLETE" {
+		t.Errorf("stack runs %s (%s), want the old template %s untouched", st.hash, st.status, oldHash)
+	}
+	if cloud.count("ExecuteChangeSet") != executed {
+		t.Error("a refused change set was executed")
+	}
+	if cloud.count("DeleteChangeSet") == 0 {
+		t.Error("the refused change set was not deleted")
+	}
+
+	// Another id in the annotation does not allow it.
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) {
+		pm.Annotations = map[string]string{stackplan.AllowReplacementAnnotation: "TargetDatabase"}
+	})
+	time.Sleep(2 * time.Second)
+	if cloud.count("ExecuteChangeSet") != executed {
+		t.Error("an annotation naming another resource let the replacement through")
+	}
+
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) {
+		pm.Annotations = map[string]string{stackplan.AllowReplacementAnnotation: "TargetDatabase, SourceDatabase"}
+	})
+	waitFor(t, key, "the allowed update applied", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Stack.TemplateHash != oldHash && pm.Status.Stack.Status == "UPDATE_COMPLETE" && stackReady(pm)
+	})
 }
 
 func TestFailedCreationNamesTheResourceAndIsRetried(t *testing.T) {
