@@ -259,13 +259,75 @@ def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack
             del self.change_sets[other_id]
 
 
+# The properties that CloudFormation documents as "Update requires:
+# Replacement" for the types whose replacement loses data, and for the network
+# they live in. moto's changes carried no Replacement and no Details, so a
+# guard that reads them saw every modification as in place.
+REPLACING_PROPERTIES: dict[str, set[str]] = {
+    "AWS::RDS::DBInstance": {
+        "DBName", "DBInstanceIdentifier", "MasterUsername", "KmsKeyId", "StorageEncrypted",
+        "DBSubnetGroupName", "Engine", "CharacterSetName", "Timezone",
+    },
+    "AWS::S3::Bucket": {"BucketName"},
+    "AWS::SecretsManager::Secret": {"Name"},
+    "AWS::DMS::ReplicationTask": {"ReplicationInstanceArn", "SourceEndpointArn", "TargetEndpointArn", "ResourceIdentifier"},
+    "AWS::DMS::Endpoint": {"KmsKeyId", "ResourceIdentifier"},
+    "AWS::DMS::ReplicationInstance": {"KmsKeyId", "PubliclyAccessible", "ResourceIdentifier"},
+    "AWS::EC2::VPC": {"CidrBlock"},
+    "AWS::EC2::Subnet": {"CidrBlock", "AvailabilityZone", "VpcId"},
+}
+
+
+class _Target:
+    def __init__(self, name: str, requires_recreation: str):
+        self.attribute = "Properties"
+        self.name = name
+        self.requires_recreation = requires_recreation
+
+
+class _Detail:
+    def __init__(self, name: str, requires_recreation: str):
+        self.target = _Target(name, requires_recreation)
+        self.evaluation = "Static"
+        self.change_source = "DirectModification"
+
+
+class _ChangeView:
+    """A resource change with Replacement and Details, as AWS reports it."""
+
+    def __init__(self, change: Any, old: dict[str, Any] | None, new: dict[str, Any] | None):
+        self.action = change.action
+        self.logical_resource_id = change.logical_resource_id
+        self.resource_type = change.resource_type
+        self.replacement: str | None = None
+        self.details: list[_Detail] = []
+        if change.action != "Modify":
+            return
+        old_props = (old or {}).get("Properties") or {}
+        new_props = (new or {}).get("Properties") or {}
+        replacing = REPLACING_PROPERTIES.get(change.resource_type, set())
+        self.details = [
+            _Detail(name, "Always" if name in replacing else "Never")
+            for name in sorted(set(old_props) | set(new_props))
+            if old_props.get(name) != new_props.get(name)
+        ]
+        always = any(d.target.requires_recreation == "Always" for d in self.details)
+        self.replacement = "True" if always else "False"
+
+
 class _ChangeSetView:
     """A change set as DescribeChangeSet shows it: moto keeps its Tags as a
-    dict, which the response serializer dropped (Tags: [])."""
+    dict, which the response serializer dropped (Tags: []); its changes gain
+    Replacement and Details (see REPLACING_PROPERTIES)."""
 
     def __init__(self, change_set: ChangeSet):
         self._change_set = change_set
         self.tags = [{"Key": k, "Value": v} for k, v in (change_set.tags or {}).items()]
+        old = getattr(change_set.stack.resource_map, "_resource_json_map", {}) or {}
+        new = (change_set.template_dict or {}).get("Resources") or {}
+        self.changes = [
+            _ChangeView(c, old.get(c.logical_resource_id), new.get(c.logical_resource_id)) for c in change_set.changes
+        ]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._change_set, name)
