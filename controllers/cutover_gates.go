@@ -1,8 +1,10 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
@@ -27,7 +30,7 @@ func (r *PaymentMigrationReconciler) cutoverGates(ctx context.Context, pm *payme
 	if g := pm.Spec.Cutover.Gates.RequireTargetHealthy; g == nil || *g {
 		gates = append(gates, r.healthGate(ctx, pm, st, s))
 	}
-	gates = append(gates, r.alarmGate(ctx, pm, s), r.transactionGate(ctx, pm, s))
+	gates = append(gates, r.alarmGate(ctx, pm, s), r.transactionGate(ctx, pm, s), r.slotGate(ctx, pm, s))
 
 	status, reason := metav1.ConditionTrue, "GatesPass"
 	if failed, unknown := cutover.FailingGates(gates); len(failed) > 0 {
@@ -130,6 +133,42 @@ func (r *PaymentMigrationReconciler) transactionGate(ctx context.Context, pm *pa
 			Message: fmt.Sprintf("a write transaction has been open on the source for %s (limit %s)", age.Round(time.Second), limit)}
 	}
 	return cutover.Gate{Name: "source transactions", State: cutover.Pass, Message: fmt.Sprintf("no write transaction older than %s", limit)}
+}
+
+// slotGate: the source's logical replication slot, which the DMS task reads,
+// is read from and keeps the WAL it needs. A slot that lost WAL means DMS
+// cannot deliver every change: the gate fails. No slot being read means the
+// task is between connections (or reads none): the gate waits.
+func (r *PaymentMigrationReconciler) slotGate(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) cutover.Gate {
+	slots, err := s.sql.LogicalSlots(ctx, s.db(pm, naming.Source))
+	if err != nil {
+		return cutover.Gate{Name: slotGateName, State: cutover.Unknown, Message: err.Error()}
+	}
+	return slotsGate(slots)
+}
+
+const slotGateName = "replication slot"
+
+// slotsGate judges the source's logical slots (see slotGate).
+func slotsGate(slots []sqlrunner.Slot) cutover.Gate {
+	var active []sqlrunner.Slot
+	for _, sl := range slots {
+		switch sl.WALStatus {
+		case "lost", "unreserved":
+			return cutover.Gate{Name: slotGateName, State: cutover.Fail, Message: fmt.Sprintf(
+				"slot %s is %s: PostgreSQL removed (or is about to remove) WAL it has not delivered, so changes would be missing on the target (raise max_slot_wal_keep_size, reload the task)", sl.Name, sl.WALStatus)}
+		}
+		if sl.Active {
+			active = append(active, sl)
+		}
+	}
+	if len(active) == 0 {
+		return cutover.Gate{Name: slotGateName, State: cutover.Unknown, Message: fmt.Sprintf(
+			"no logical replication slot of the source's database is being read (%d inactive): the task is not streaming changes", len(slots))}
+	}
+	most := slices.MaxFunc(active, func(a, b sqlrunner.Slot) int { return cmp.Compare(a.RetainedBytes, b.RetainedBytes) })
+	return cutover.Gate{Name: slotGateName, State: cutover.Pass, Message: fmt.Sprintf(
+		"%d active logical slot(s) on the source; the most WAL retained: %.1f MiB (%s)", len(active), float64(most.RetainedBytes)/(1<<20), most.Name)}
 }
 
 // validationGate: no record failed or suspended validation. Under a steady

@@ -1,6 +1,12 @@
 package controllers
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
+)
 
 func TestOnlyRecordsInFlight(t *testing.T) {
 	for _, tc := range []struct {
@@ -15,6 +21,28 @@ func TestOnlyRecordsInFlight(t *testing.T) {
 	} {
 		if got := onlyRecordsInFlight(tc.msg); got != tc.want {
 			t.Errorf("onlyRecordsInFlight(%q) = %t, want %t", tc.msg, got, tc.want)
+		}
+	}
+}
+
+func TestTheSlotGateFailsOnLostWALAndWaitsWithoutAReader(t *testing.T) {
+	healthy := sqlrunner.Slot{Name: "dms_a", Active: true, WALStatus: "reserved", RetainedBytes: 3 << 20}
+	for _, tc := range []struct {
+		name  string
+		slots []sqlrunner.Slot
+		want  cutover.GateState
+		says  string
+	}{
+		{"one active slot", []sqlrunner.Slot{healthy}, cutover.Pass, "the most WAL retained: 3.0 MiB (dms_a)"},
+		{"active, WAL beyond max_wal_size", []sqlrunner.Slot{{Name: "dms_a", Active: true, WALStatus: "extended", RetainedBytes: 1 << 30}}, cutover.Pass, "1024.0 MiB"},
+		{"a slot that lost WAL", []sqlrunner.Slot{healthy, {Name: "dms_b", Active: false, WALStatus: "lost"}}, cutover.Fail, "slot dms_b is lost"},
+		{"a slot about to lose WAL", []sqlrunner.Slot{{Name: "dms_a", Active: true, WALStatus: "unreserved"}}, cutover.Fail, "slot dms_a is unreserved"},
+		{"no slot read from", []sqlrunner.Slot{{Name: "dms_a", WALStatus: "reserved"}}, cutover.Unknown, "(1 inactive)"},
+		{"no slot at all", nil, cutover.Unknown, "no logical replication slot"},
+	} {
+		g := slotsGate(tc.slots)
+		if g.State != tc.want || !strings.Contains(g.Message, tc.says) || g.Name != "replication slot" {
+			t.Errorf("%s: %+v, want %v saying %q", tc.name, g, tc.want, tc.says)
 		}
 	}
 }

@@ -622,6 +622,34 @@ func (d *Direct) LongestWriteTransaction(ctx context.Context, db Database) (time
 	return time.Duration(max(micros, 0)) * time.Microsecond, err
 }
 
+// LogicalSlots reads pg_replication_slots for db's database.
+func (d *Direct) LogicalSlots(ctx context.Context, db Database) ([]Slot, error) {
+	var slots []Slot
+	err := d.withSession(ctx, db, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, `
+			SELECT slot_name, active, coalesce(wal_status, ''),
+			       coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::int8
+			FROM pg_catalog.pg_replication_slots
+			WHERE slot_type = 'logical' AND database = pg_catalog.current_database()
+			ORDER BY slot_name`)
+		if err != nil {
+			return fmt.Errorf("%s database: reading the replication slots: %w", db.Side, err)
+		}
+		for rows.Next() {
+			var s Slot
+			if err := rows.Scan(&s.Name, &s.Active, &s.WALStatus, &s.RetainedBytes); err != nil {
+				return fmt.Errorf("%s database: reading the replication slots: %w", db.Side, err)
+			}
+			slots = append(slots, s)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s database: reading the replication slots: %w", db.Side, err)
+		}
+		return nil
+	})
+	return slots, err
+}
+
 // rolePassword is the PASSWORD clause's literal. A password PostgreSQL would
 // hash unchanged (printable ASCII, which SASLprep leaves alone) is sent as
 // its SCRAM verifier, so the plain password never reaches the server's

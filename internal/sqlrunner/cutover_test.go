@@ -507,6 +507,14 @@ func TestCutoverStepsOnAReplicatingPair(t *testing.T) {
 		if !exists() {
 			t.Error("SlotExists does not see the slot")
 		}
+		// LogicalSlots lists it, not read from (no walsender), WAL reserved.
+		slots, err := r.LogicalSlots(ctx, p.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(slots, func(s Slot) bool { return s.Name == slot }); i < 0 || slots[i].Active || slots[i].WALStatus != "reserved" || slots[i].RetainedBytes < 0 {
+			t.Errorf("LogicalSlots = %+v, want %s inactive with its WAL reserved", slots, slot)
+		}
 		if _, err := r.CreateSlot(ctx, p.target, slot, "pgoutput"); err == nil || !strings.Contains(err.Error(), `target database: replication slot tapstack_reverse_test: exists as a logical slot with plugin "test_decoding", not a logical slot with "pgoutput"`) {
 			t.Errorf("the same name with another plugin: %v", err)
 		}

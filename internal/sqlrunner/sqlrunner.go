@@ -93,6 +93,20 @@ type Runner interface {
 	// holds an xid, among client backends other than the caller's; 0 when
 	// there is none.
 	LongestWriteTransaction(ctx context.Context, db Database) (time.Duration, error)
+	// LogicalSlots lists the logical replication slots of db's database (on
+	// the source, the DMS task's).
+	LogicalSlots(ctx context.Context, db Database) ([]Slot, error)
+}
+
+// Slot is a logical replication slot as pg_replication_slots reports it.
+type Slot struct {
+	Name   string
+	Active bool // a walsender reads from it
+	// WALStatus: reserved, extended, unreserved (about to lose WAL) or lost
+	// (it did: its reader cannot go on).
+	WALStatus string
+	// RetainedBytes is the WAL the slot holds back from recycling.
+	RetainedBytes int64
 }
 
 // AppRole is the role the payment service writes as

@@ -16,6 +16,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/test/testenv"
 )
 
@@ -153,7 +154,7 @@ func TestCutoverCompletesThenAbortRollsBackThroughTheReversePath(t *testing.T) {
 		t.Errorf("before approval: %+v", pm.Status.Cutover)
 	}
 	ready := condition(pm, paymentsv1alpha1.ConditionCutoverReady)
-	for _, line := range []string{"PASS lag", "PASS validation", "PASS target health: 16 of 16", "PASS alarms", "PASS source transactions", "PASS replication running"} {
+	for _, line := range []string{"PASS lag", "PASS validation", "PASS target health: 16 of 16", "PASS alarms", "PASS source transactions", "PASS replication running", "PASS replication slot: 1 active logical slot(s)"} {
 		if !strings.Contains(ready.Message, line) {
 			t.Errorf("CutoverReady does not say %q:\n%s", line, ready.Message)
 		}
@@ -273,6 +274,29 @@ func TestCutoverBadInput(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "spec.cutover.steps") {
 		t.Errorf("changing the steps during the cutover: %v, want a refusal naming spec.cutover.steps", err)
+	}
+}
+
+// A source slot that lost WAL its reader needed means DMS cannot deliver
+// every change: the approval is held on the slot gate, and nothing moves.
+func TestApprovalIsHeldWhileTheSourceSlotHasLostWAL(t *testing.T) {
+	key := createForTest(t, cutoverMigration("lostslot"))
+	waitLong(t, key, "Replicating", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condition(pm, paymentsv1alpha1.ConditionCutoverReady).Status == metav1.ConditionTrue
+	})
+	source := outputsOf("TapStacklostslot")["SourceDbSecretArn"]
+	cloud.sql.mu.Lock()
+	cloud.sql.slots[source] = []sqlrunner.Slot{{Name: "dms_slot", Active: true, WALStatus: "lost"}}
+	cloud.sql.mu.Unlock()
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	pm := waitLong(t, key, "held on the slot gate", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "Held" && pm.Status.Cutover.Reason == "GatesNotPassing"
+	})
+	if c := condition(pm, paymentsv1alpha1.ConditionCutoverReady); !strings.Contains(c.Message, "FAIL replication slot: slot dms_slot is lost") {
+		t.Errorf("CutoverReady does not name the slot:\n%s", c.Message)
+	}
+	if s, tg, _ := cloud.route53.routes("TapStacklostslot"); s != 100 || tg != 0 {
+		t.Errorf("traffic moved while held: %d/%d", s, tg)
 	}
 }
 

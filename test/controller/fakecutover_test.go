@@ -281,6 +281,17 @@ func (f *fakeSQL) LongestWriteTransaction(context.Context, sqlrunner.Database) (
 	return 0, nil
 }
 
+// LogicalSlots shows the DMS task's slot on a source, read from while the
+// task runs.
+func (f *fakeSQL) LogicalSlots(_ context.Context, db sqlrunner.Database) ([]sqlrunner.Slot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.slots[db.SecretARN]; ok {
+		return s, nil
+	}
+	return []sqlrunner.Slot{{Name: "dms_slot", Active: true, WALStatus: "reserved", RetainedBytes: 1 << 20}}, nil
+}
+
 func (f *fakeSQL) setStuck(arn string, stuck bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -19,11 +19,14 @@ type fakeSQL struct {
 	sourceErr map[string]error // source secret ARN -> what Inspect returns
 	dbs       map[string]*fakeDB
 	stuck     map[string]bool // secret ARN -> watermarks do not arrive there
-	log       []string
+	// slots overrides the logical slots a database shows (secret ARN ->
+	// slots); by default one active, healthy slot.
+	slots map[string][]sqlrunner.Slot
+	log   []string
 }
 
 func newFakeSQL() *fakeSQL {
-	return &fakeSQL{created: map[string]bool{}, applied: map[string]int{}, sourceErr: map[string]error{}, dbs: map[string]*fakeDB{}, stuck: map[string]bool{}}
+	return &fakeSQL{created: map[string]bool{}, applied: map[string]int{}, sourceErr: map[string]error{}, dbs: map[string]*fakeDB{}, stuck: map[string]bool{}, slots: map[string][]sqlrunner.Slot{}}
 }
 
 func sourceCatalog() pgcatalog.Catalog {
