@@ -296,10 +296,12 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		Attempts:    stack.CreateAttempts,
 		MaxAttempts: r.Timing.MaxCreateAttempts,
 	})
+	allowed := stackplan.ParseAllowed(pm.Annotations[stackplan.AllowReplacementAnnotation])
 	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Parameters: params, Tags: stackTags(pm),
 		// No change set replaces or removes a database, a bucket, a secret
-		// or a DMS resource unless the annotation names it.
-		Guard: stackplan.ReplacementGuard(stackplan.ParseAllowed(pm.Annotations[stackplan.AllowReplacementAnnotation]))}
+		// or a DMS resource unless the annotation names it, and the stack
+		// policy makes CloudFormation refuse it too.
+		Guard: stackplan.ReplacementGuard(allowed), StackPolicy: stackplan.StackPolicy(allowed)}
 	if obs.Exists {
 		stack.ID, stack.Status = obs.ID, obs.Status
 		if outs := nonEmpty(obs.Outputs); outs != nil || !taskOutlivesStackChange(obs.Status) {

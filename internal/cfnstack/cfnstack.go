@@ -33,6 +33,7 @@ type API interface {
 	DeleteChangeSet(context.Context, *cloudformation.DeleteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
 	UpdateTerminationProtection(context.Context, *cloudformation.UpdateTerminationProtectionInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
 	UpdateStack(context.Context, *cloudformation.UpdateStackInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error)
+	SetStackPolicy(context.Context, *cloudformation.SetStackPolicyInput, ...func(*cloudformation.Options)) (*cloudformation.SetStackPolicyOutput, error)
 }
 
 // Stager puts a template too large for TemplateBody where CloudFormation can
@@ -77,6 +78,9 @@ type Desired struct {
 	// Guard, when set, reads every change set before it is executed; a change
 	// set it refuses is deleted and Update returns a *RefusedError.
 	Guard Guard
+	// StackPolicy, when set, is the stack policy: sent with CreateStack, and
+	// set again before each change set is executed.
+	StackPolicy string
 }
 
 // UpdateResult is what Update achieved in this call. Updates go through change
@@ -206,6 +210,9 @@ func (c *Client) Create(ctx context.Context, d Desired) error {
 		// own deletion lifts the protection (Delete).
 		EnableTerminationProtection: aws.Bool(true),
 	}
+	if d.StackPolicy != "" {
+		in.StackPolicyBody = aws.String(d.StackPolicy)
+	}
 	if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 		return err
 	}
@@ -312,6 +319,16 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 				return "", err
 			}
 			return "", &RefusedError{ChangeSet: name, Reason: reason}
+		}
+	}
+	if d.StackPolicy != "" {
+		// ExecuteChangeSet takes no policy: the stack's own is the one that
+		// applies, so it is brought up to date first (a stack created before
+		// policies, or a changed annotation).
+		if _, err := c.API.SetStackPolicy(ctx, &cloudformation.SetStackPolicyInput{
+			StackName: aws.String(stackID), StackPolicyBody: aws.String(d.StackPolicy),
+		}); err != nil {
+			return "", fmt.Errorf("setting the stack policy of %s: %w", stackID, err)
 		}
 	}
 	if _, err := c.API.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{

@@ -96,3 +96,38 @@ func TestUpdateExecutesNothingWhenAPageOfChangesCannotBeRead(t *testing.T) {
 		t.Error("executed a change set whose changes were not all read")
 	}
 }
+
+// The stack policy goes with the creation and is set again before a change
+// set runs, since ExecuteChangeSet takes none; without one nothing is sent.
+func TestStackPolicyIsSentOnCreateAndBeforeExecuting(t *testing.T) {
+	const policy = `{"Statement":[]}`
+	for _, withPolicy := range []bool{true, false} {
+		f := newFakeCFN(t)
+		f.changeSet = changeSet(cfntypes.ChangeSetStatusCreateComplete, cfntypes.ExecutionStatusAvailable, "")
+		d := desired(4000)
+		if withPolicy {
+			d.StackPolicy = policy
+		}
+		stager, _, _ := newStager(t, "eu-west-1")
+		c := &Client{API: f, Stager: stager}
+		if err := c.Create(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Update(context.Background(), stackID, d); err != nil {
+			t.Fatal(err)
+		}
+		if !withPolicy {
+			if f.createStack.StackPolicyBody != nil || f.stackPolicy != nil {
+				t.Error("a policy was sent without one desired")
+			}
+			continue
+		}
+		if aws.ToString(f.createStack.StackPolicyBody) != policy {
+			t.Errorf("CreateStack StackPolicyBody = %q, want %q", aws.ToString(f.createStack.StackPolicyBody), policy)
+		}
+		if in := f.stackPolicy; in == nil || aws.ToString(in.StackPolicyBody) != policy || aws.ToString(in.StackName) != stackID {
+			t.Errorf("SetStackPolicy = %+v, want the policy on %s", in, stackID)
+		}
+		wantCalls(t, f.list(), "CreateStack", "DescribeChangeSet", "SetStackPolicy", "ExecuteChangeSet")
+	}
+}

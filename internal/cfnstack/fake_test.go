@@ -103,6 +103,7 @@ type fakeCFN struct {
 	deleteCS        *cloudformation.DeleteChangeSetInput
 	protection      []*cloudformation.UpdateTerminationProtectionInput
 	updateStack     *cloudformation.UpdateStackInput
+	stackPolicy     *cloudformation.SetStackPolicyInput
 }
 
 func newFakeCFN(t *testing.T) *fakeCFN { return &fakeCFN{calls: calls{t: t}} }
@@ -181,6 +182,12 @@ func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStac
 	f.record(ctx, "UpdateStack")
 	f.updateStack = in
 	return &cloudformation.UpdateStackOutput{}, f.errs["UpdateStack"]
+}
+
+func (f *fakeCFN) SetStackPolicy(ctx context.Context, in *cloudformation.SetStackPolicyInput, _ ...func(*cloudformation.Options)) (*cloudformation.SetStackPolicyOutput, error) {
+	f.record(ctx, "SetStackPolicy")
+	f.stackPolicy = in
+	return &cloudformation.SetStackPolicyOutput{}, f.errs["SetStackPolicy"]
 }
 
 func (f *fakeCFN) DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error) {

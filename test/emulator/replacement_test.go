@@ -43,7 +43,8 @@ func TestChangeSetThatReplacesABucketIsRefused(t *testing.T) {
 	client := &cfnstack.Client{API: cloudformation.NewFromConfig(sdkConfig(e))}
 	update := func(hash string, body []byte, allowed string) (cfnstack.UpdateResult, error) {
 		t.Helper()
-		d := cfnstack.Desired{Name: stack, Template: body, Hash: hash, Guard: stackplan.ReplacementGuard(stackplan.ParseAllowed(allowed))}
+		ids := stackplan.ParseAllowed(allowed)
+		d := cfnstack.Desired{Name: stack, Template: body, Hash: hash, Guard: stackplan.ReplacementGuard(ids), StackPolicy: stackplan.StackPolicy(ids)}
 		for i := 0; i < 50; i++ {
 			res, err := client.Update(ctx, stackID, d)
 			if err != nil || res != cfnstack.UpdatePending {
@@ -96,6 +97,11 @@ func TestChangeSetThatReplacesABucketIsRefused(t *testing.T) {
 		t.Fatalf("allowed update: %q, %v; want started", res, err)
 	}
 	waitStack(t, e, stack, "UPDATE_COMPLETE")
+	var policy struct{ StackPolicyBody string }
+	run(t, e, &policy, "cloudformation", "get-stack-policy", "--stack-name", stackID)
+	if policy.StackPolicyBody != stackplan.StackPolicy(stackplan.ParseAllowed("TargetBucket")) {
+		t.Errorf("stack policy of the allowed update:\n%s\nwant\n%s", policy.StackPolicyBody, stackplan.StackPolicy(stackplan.ParseAllowed("TargetBucket")))
+	}
 	if !bucketExists("guard-bucket-b") {
 		t.Error("the allowed update did not create the renamed bucket")
 	}
