@@ -492,7 +492,11 @@ func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *pa
 		return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
 	}
 	logger.Info("stack deleted; releasing the finalizer")
-	r.event(pm, corev1.EventTypeNormal, "StackDeleted", "Delete", "stack deleted and buckets emptied")
+	done := "stack deleted and buckets emptied"
+	if pm.Spec.DeletionPolicy == paymentsv1alpha1.DeletionPolicySnapshot {
+		done = "stack deleted; the databases left final snapshots and the buckets were retained"
+	}
+	r.event(pm, corev1.EventTypeNormal, "StackDeleted", "Delete", done)
 	return ctrl.Result{}, r.releaseFinalizer(ctx, pm)
 }
 
@@ -560,8 +564,11 @@ func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymen
 		}
 	}
 	// Versioned buckets with objects cannot be deleted by CloudFormation.
-	if more, err := r.emptyBuckets(ctx, pm, st, aws.Buckets, obs.Outputs); more || err != nil {
-		return deletionBatchDone, err
+	// Snapshot keeps the buckets (the template retains them): never emptied.
+	if pm.Spec.DeletionPolicy != paymentsv1alpha1.DeletionPolicySnapshot {
+		if more, err := r.emptyBuckets(ctx, pm, st, aws.Buckets, obs.Outputs); more || err != nil {
+			return deletionBatchDone, err
+		}
 	}
 	if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
 		return deletionWaiting, err

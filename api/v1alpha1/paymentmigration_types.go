@@ -71,9 +71,11 @@ type PaymentMigrationSpec struct {
 	Alerts AlertsSpec `json:"alerts,omitempty"`
 
 	// DeletionPolicy says what deleting the PaymentMigration does to AWS: Delete
-	// empties the buckets and deletes the stack (dev/test), Retain leaves it all.
+	// empties the buckets and deletes the stack (dev/test); Snapshot deletes the
+	// stack but keeps a final snapshot of each database and the buckets with
+	// their contents (also when an update replaces one); Retain leaves it all.
 	// +kubebuilder:default=Delete
-	// +kubebuilder:validation:Enum=Delete;Retain
+	// +kubebuilder:validation:Enum=Delete;Snapshot;Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 }
@@ -84,6 +86,9 @@ type DeletionPolicy string
 const (
 	DeletionPolicyDelete DeletionPolicy = "Delete"
 	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicySnapshot deletes the stack, keeping final RDS snapshots
+	// and the buckets.
+	DeletionPolicySnapshot DeletionPolicy = "Snapshot"
 )
 
 // NATGateways chooses between availability and cost for private egress.

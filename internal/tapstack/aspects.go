@@ -6,19 +6,25 @@ import (
 
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/policies"
+	"github.com/awslabs/goformation/v7/cloudformation/rds"
 	"github.com/awslabs/goformation/v7/cloudformation/route53"
 	"github.com/awslabs/goformation/v7/cloudformation/s3"
 	"github.com/awslabs/goformation/v7/cloudformation/tags"
+
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
 )
 
 // Aspects are passes over the finished template, like CDK's Aspects and Tags.of:
 // a rule that must hold for every resource is enforced once here instead of being
 // remembered by every layer (and forgotten by the next resource someone adds).
 
-func applyAspects(t *cloudformation.Template, stackTags map[string]string) {
+func applyAspects(t *cloudformation.Template, stackTags map[string]string, deletion v1alpha1.DeletionPolicy) {
 	encryptBuckets(t)
 	tagResources(t, stackTags)
 	makeDestroyable(t)
+	if deletion == v1alpha1.DeletionPolicySnapshot {
+		keepData(t)
+	}
 }
 
 // encryptBuckets guarantees server-side encryption on every bucket: a bucket a
@@ -120,5 +126,22 @@ func makeDestroyable(t *cloudformation.Template) {
 		v := reflect.ValueOf(r).Elem()
 		v.FieldByName("AWSCloudFormationDeletionPolicy").Set(reflect.ValueOf(policies.DeletionPolicy("Delete")))
 		v.FieldByName("AWSCloudFormationUpdateReplacePolicy").Set(reflect.ValueOf(policies.UpdateReplacePolicy("Delete")))
+	}
+}
+
+// keepData is deletionPolicy Snapshot: a deleted or replaced database leaves
+// a final snapshot, and the buckets stay with every object version, whatever
+// removes them from the stack (its deletion, a replacement). The rest of the
+// stack remains destroyable.
+func keepData(t *cloudformation.Template) {
+	for _, r := range t.Resources {
+		switch r := r.(type) {
+		case *rds.DBInstance:
+			r.AWSCloudFormationDeletionPolicy = policies.DeletionPolicy("Snapshot")
+			r.AWSCloudFormationUpdateReplacePolicy = policies.UpdateReplacePolicy("Snapshot")
+		case *s3.Bucket:
+			r.AWSCloudFormationDeletionPolicy = policies.DeletionPolicy("Retain")
+			r.AWSCloudFormationUpdateReplacePolicy = policies.UpdateReplacePolicy("Retain")
+		}
 	}
 }

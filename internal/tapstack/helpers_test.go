@@ -72,6 +72,7 @@ var variants = []variant{
 		s.Cutover.WriterRecordName = "primary"
 		s.Cutover.WriterRecordTTLSeconds = 30
 		s.Database.ApplicationUsername = "ledger_svc"
+		s.DeletionPolicy = v1alpha1.DeletionPolicySnapshot
 	}},
 }
 

@@ -43,7 +43,7 @@ func Synthesize(spec v1alpha1.PaymentMigrationSpec, region string) (*Template, e
 	} {
 		layer()
 	}
-	applyAspects(b.t, spec.Tags)
+	applyAspects(b.t, spec.Tags, spec.DeletionPolicy)
 	return newTemplate(b.t)
 }
 

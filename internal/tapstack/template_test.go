@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 )
 
@@ -237,6 +238,44 @@ func TestEveryResourceHasDeletionAndUpdateReplacePolicyDelete(t *testing.T) {
 		if r["DeletionPolicy"] != "Delete" || r["UpdateReplacePolicy"] != "Delete" {
 			t.Errorf("%s: DeletionPolicy %v, UpdateReplacePolicy %v", id, r["DeletionPolicy"], r["UpdateReplacePolicy"])
 		}
+	}
+}
+
+// deletionPolicy Snapshot keeps the data and only the data: the databases
+// leave final snapshots and the buckets stay, on deletion and on replacement;
+// everything else is destroyable as with Delete. Retain is the operator's
+// (it leaves the stack), so its template is Delete's.
+func TestDeletionPolicySnapshotKeepsDatabasesAndBuckets(t *testing.T) {
+	for _, policy := range []v1alpha1.DeletionPolicy{v1alpha1.DeletionPolicySnapshot, v1alpha1.DeletionPolicyRetain, v1alpha1.DeletionPolicyDelete} {
+		t.Run(string(policy), func(t *testing.T) {
+			spec := sampleSpec(t)
+			spec.DeletionPolicy = policy
+			res := rendered(t, synth(t, spec, sampleRegion)).resources()
+			if got, want := len(res), len(sampleDoc(t).resources()); got != want {
+				t.Errorf("%d resources, want the sample's %d", got, want)
+			}
+			kept := 0
+			for id, r := range res {
+				want := "Delete"
+				if policy == v1alpha1.DeletionPolicySnapshot {
+					switch r["Type"] {
+					case "AWS::RDS::DBInstance":
+						want = "Snapshot"
+					case "AWS::S3::Bucket":
+						want = "Retain"
+					}
+				}
+				if want != "Delete" {
+					kept++
+				}
+				if r["DeletionPolicy"] != want || r["UpdateReplacePolicy"] != want {
+					t.Errorf("%s (%v): DeletionPolicy %v, UpdateReplacePolicy %v, want %s", id, r["Type"], r["DeletionPolicy"], r["UpdateReplacePolicy"], want)
+				}
+			}
+			if policy == v1alpha1.DeletionPolicySnapshot && kept != 4 {
+				t.Errorf("%d resources keep their data, want 2 databases and 2 buckets", kept)
+			}
+		})
 	}
 }
 

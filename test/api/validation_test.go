@@ -173,8 +173,9 @@ func TestMutableFieldsCanChange(t *testing.T) {
 	pm.Spec.Database.BackupRetentionDays = 14
 	pm.Spec.Network.NATGateways = paymentsv1alpha1.NATGatewaysSingle
 	pm.Spec.Storage.GlacierTransitionDays = 30
+	pm.Spec.DeletionPolicy = paymentsv1alpha1.DeletionPolicySnapshot
 	if err := k8s.Update(ctx(t), &pm); err != nil {
-		t.Fatalf("a tag, the approval, the pause switch and in-place database, network and storage settings must stay editable: %v", err)
+		t.Fatalf("a tag, the approval, the pause switch and in-place database, network and storage settings must stay editable, and deletionPolicy accept Snapshot: %v", err)
 	}
 }
 

@@ -242,6 +242,31 @@ func TestDeletionStopsReplicationEmptiesBucketsAndDeletesTheStack(t *testing.T) 
 	}
 }
 
+// Snapshot deletes the stack (whose template keeps final snapshots of the
+// databases and retains the buckets) but never empties a bucket.
+func TestSnapshotDeletesTheStackWithoutEmptyingTheBuckets(t *testing.T) {
+	pm := newMigration("snapshot", "snapshot", "us-east-1")
+	pm.Spec.DeletionPolicy = paymentsv1alpha1.DeletionPolicySnapshot
+	key := create(t, pm)
+	pm = waitFor(t, key, "StackReady", stackReady)
+	if err := k8s.Delete(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the CR gone", func() (bool, error) {
+		err := k8s.Get(t.Context(), key, pm)
+		return apierrors.IsNotFound(err), err
+	})
+	if _, exists := cloud.stack("TapStacksnapshot"); exists {
+		t.Error("the stack still exists after the CR is gone")
+	}
+	for _, b := range cloud.emptiedBuckets() {
+		if strings.HasSuffix(b, "-TapStacksnapshot") {
+			t.Errorf("Snapshot emptied bucket %s", b)
+		}
+	}
+	waitForEvent(t, "snapshot", "StackDeleted")
+}
+
 func TestRetainLeavesAWSAlone(t *testing.T) {
 	pm := newMigration("retain", "retain", "us-east-1")
 	pm.Spec.DeletionPolicy = paymentsv1alpha1.DeletionPolicyRetain
