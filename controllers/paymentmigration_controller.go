@@ -301,7 +301,7 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		// No change set replaces or removes a database, a bucket, a secret
 		// or a DMS resource unless the annotation names it, and the stack
 		// policy makes CloudFormation refuse it too.
-		Guard: stackplan.ReplacementGuard(allowed), StackPolicy: stackplan.StackPolicy(allowed)}
+		Guard: r.updateGuard(ctx, pm, st, aws, stackplan.ReplacementGuard(allowed)), StackPolicy: stackplan.StackPolicy(allowed)}
 	if obs.Exists {
 		stack.ID, stack.Status = obs.ID, obs.Status
 		if outs := nonEmpty(obs.Outputs); outs != nil || !taskOutlivesStackChange(obs.Status) {
@@ -333,6 +333,12 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	case stackplan.Update:
 		res, err := aws.Stacks.Update(ctx, obs.ID, desired)
 		var refused *cfnstack.RefusedError
+		if errors.As(err, &refused) && strings.HasPrefix(refused.Reason, stopTaskFirst) {
+			// The task is stopped first (reconcileReplication, seeing
+			// stoppedForStackUpdate); the change set runs once it has.
+			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "StoppingTaskForUpdate", strings.TrimPrefix(refused.Reason, stopTaskFirst))
+			return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.Fast)
+		}
 		if errors.As(err, &refused) {
 			// Nothing changed in AWS: the stack runs the previous template,
 			// and replication goes on with it while a human decides.
@@ -421,6 +427,7 @@ func (r *PaymentMigrationReconciler) handOverToReplication(ctx context.Context, 
 			st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
 		}
 	}
+	updateEnded(st)
 	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication, aws.SQL)
 	if err != nil {
 		return ctrl.Result{}, err

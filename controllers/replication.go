@@ -69,7 +69,7 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 	in := replication.TaskInputs{
 		Task:            task,
 		PreflightPassed: preflightOK,
-		Paused:          pm.Spec.Replication.Paused || forwardTaskHeld(pm),
+		Paused:          pm.Spec.Replication.Paused || forwardTaskHeld(pm) || repl.StoppedForStackUpdate,
 		Recorded:        repl.StartedAt != nil && repl.StartedTaskARN == taskARN,
 	}
 	if replication.NeedStartTag(task) {
@@ -79,7 +79,12 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		}
 	}
 	decision := replication.DecideTask(in)
-	if decision.Reason == "Paused" && !pm.Spec.Replication.Paused {
+	switch {
+	case pm.Spec.Replication.Paused:
+	case repl.StoppedForStackUpdate && (decision.Reason == "Paused" || decision.Reason == "Pausing"):
+		decision.Reason = "StoppedForStackUpdate"
+		decision.Message = "the stack update modifies the DMS task, which DMS changes only when stopped: the task stops for it and resumes when the update ends"
+	case decision.Reason == "Paused":
 		// Not the user's pause: the cutover stopped the forward task at the
 		// flip, and nothing may resume it (the target takes the writes now).
 		decision.Reason = "StoppedAtFlip"

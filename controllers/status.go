@@ -172,7 +172,7 @@ func splitReadyConditions(order []string) (required, optional []string) {
 var progressReasons = map[string]bool{
 	"Creating": true, "Updating": true, "Deleting": true, "StoppingReplication": true,
 	"CreateInProgress": true, "UpdateInProgress": true, "DeleteInProgress": true, "UpdateCompleteCleanupInProgress": true,
-	"Starting": true, "Resuming": true, "Pausing": true, "Paused": true, "StoppedAtFlip": true, "FullLoadFinished": true,
+	"Starting": true, "Resuming": true, "Pausing": true, "Paused": true, "StoppedAtFlip": true, "StoppedForStackUpdate": true, "StoppingTaskForUpdate": true, "FullLoadFinished": true,
 	"TaskStarting": true, "TaskStopping": true, "TaskCreating": true, "TaskModifying": true, "TaskTesting": true, "TaskMoving": true,
 	"WaitingForPreflight": true, "TestingConnections": true, "RebootingSource": true, "ParameterApplying": true,
 	"InstanceNotAvailable": true, "StartUnconfirmed": true, "LagSettling": true, "NoLagData": true, "TaskNotRunning": true, "RebootRequested": true, "ValidationPending": true, "NoTableStatistics": true,

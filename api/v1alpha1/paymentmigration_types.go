@@ -786,6 +786,11 @@ type ReplicationStatus struct {
 	// StartedTaskARN is the task StartedAt refers to.
 	// +optional
 	StartedTaskARN string `json:"startedTaskARN,omitempty"`
+	// StoppedForStackUpdate is set, before the task is stopped, when a change
+	// set modifies the DMS task (DMS modifies only a stopped task). The task
+	// stays stopped until the update has ended, then it is resumed.
+	// +optional
+	StoppedForStackUpdate bool `json:"stoppedForStackUpdate,omitempty"`
 	// RebootRequestedAt is when the operator requested a reboot of the source
 	// database to apply rds.logical_replication. It is written before the
 	// call to RDS, and no other reboot is requested while it stands: until RDS

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 )
 
@@ -66,5 +67,52 @@ func TestReplicationIsWatchedWhileTheStackUpdatesAndAfterTheUpdateRolledBack(t *
 	}
 	if task := cloud.dms.snapshot(arn); task.starts != 1 || task.resumes != 1 {
 		t.Errorf("%d starts and %d resumes, want 1 and 1", task.starts, task.resumes)
+	}
+}
+
+// DMS modifies only a stopped task: a change set that modifies the task runs
+// once the operator stopped it, the task stays stopped while the stack
+// updates, and it is resumed (never started) when the update has ended.
+func TestAChangeSetThatModifiesTheTaskRunsOnTheStoppedTaskWhichResumesAfter(t *testing.T) {
+	const stack = "TapStacktaskmod"
+	key := createForTest(t, newMigration("taskmod", "taskmod", "us-east-1"))
+	waitFor(t, key, "Replicating", phaseIs(paymentsv1alpha1.PhaseReplicating))
+	arn := taskARN("taskmod")
+	cloud.plan(stack, cfnstack.ResourceChange{LogicalID: "DmsReplicationTask", Type: "AWS::DMS::ReplicationTask", Action: "Modify", Replacement: "False"})
+	cloud.mu.Lock()
+	cloud.holdUpdate[stack] = true
+	cloud.mu.Unlock()
+	t.Cleanup(func() {
+		cloud.mu.Lock()
+		delete(cloud.holdUpdate, stack)
+		cloud.mu.Unlock()
+	})
+
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Replication.LagThresholdSeconds = 90 })
+	pm := waitFor(t, key, "the update running", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Stack.Status == "UPDATE_IN_PROGRESS"
+	})
+	if task := cloud.dms.snapshot(arn); task.status != replication.StatusStopped || task.stops != 1 {
+		t.Fatalf("the change set ran on a task %s after %d stops, want stopped after 1", task.status, task.stops)
+	}
+	if !pm.Status.Replication.StoppedForStackUpdate || !hasHistory(pm, "DmsReplicationTask: the DMS task is stopped for it") {
+		t.Errorf("the stop for the update is not recorded: %+v", pm.Status.Replication)
+	}
+	waitFor(t, key, "held stopped during the update", reasonIs(paymentsv1alpha1.ConditionReplicationRunning, "StoppedForStackUpdate"))
+	if task := cloud.dms.snapshot(arn); task.resumes != 0 || task.starts != 1 {
+		t.Fatalf("during the update: %d resumes, %d starts; want 0 and 1", task.resumes, task.starts)
+	}
+
+	cloud.mu.Lock()
+	delete(cloud.holdUpdate, stack)
+	cloud.mu.Unlock()
+	pm = waitFor(t, key, "resumed after the update", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Stack.Status == "UPDATE_COMPLETE" && condition(pm, paymentsv1alpha1.ConditionReplicationRunning).Reason == "TaskRunning"
+	})
+	if task := cloud.dms.snapshot(arn); task.resumes != 1 || task.starts != 1 {
+		t.Errorf("after the update: %d resumes, %d starts; want 1 and 1", task.resumes, task.starts)
+	}
+	if pm.Status.Replication.StoppedForStackUpdate {
+		t.Error("the hold outlived the update")
 	}
 }
