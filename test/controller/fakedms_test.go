@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -46,6 +47,10 @@ type fakeTask struct {
 	// start-replication (after counting it).
 	startTag string
 	startErr error
+	// crash scripts a manager dying around one call of the first start:
+	// "before-tag" (TagStart fails untagged), "after-tag" (TagStart tags,
+	// then fails) or "after-start" (StartTask starts, then fails). Used once.
+	crash string
 	// gone: DMS no longer knows the task (its stack was deleted).
 	gone bool
 }
@@ -123,6 +128,10 @@ func (f *fakeDMS) StartTask(_ context.Context, arn string, how replication.TaskA
 			t.startErr = nil
 			return err
 		}
+		if t.crash == "after-start" {
+			t.crash, t.status = "", replication.StatusStarting
+			return errCrash
+		}
 	case replication.ResumeProcessing:
 		t.resumes++
 	default:
@@ -141,9 +150,22 @@ func (f *fakeDMS) StartTag(_ context.Context, arn string) (string, error) {
 func (f *fakeDMS) TagStart(_ context.Context, arn, value string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.task(arn).startTag = value
+	t := f.task(arn)
+	switch t.crash {
+	case "before-tag":
+		t.crash = ""
+		return errCrash
+	case "after-tag":
+		t.crash, t.startTag = "", value
+		return errCrash
+	}
+	t.startTag = value
 	return nil
 }
+
+// errCrash ends a reconcile the way the manager dying there would: the call's
+// effect (if any) stays, nothing after it runs. It is no DMS refusal.
+var errCrash = errors.New("the manager stopped here")
 
 func (f *fakeDMS) UntagStart(_ context.Context, arn string) error {
 	f.mu.Lock()

@@ -169,3 +169,42 @@ func TestAFirstStartDMSRefusedIsTriedAgainAndOneWithAnUnknownOutcomeIsHeld(t *te
 		t.Errorf("%d start-replication calls, want 2", task.starts)
 	}
 }
+
+// The manager stopped at each point of the first start: after the status
+// record (before the tag), between the tag and the call, and after the call.
+// start-replication reaches DMS at most once; only the kill between the tag
+// and the call, whose outcome the next manager cannot know, holds for a human.
+func TestTheFirstStartConvergesFromEveryKillPoint(t *testing.T) {
+	for _, c := range []struct {
+		crash      string
+		wantStarts int
+		held       bool
+	}{
+		{crash: "before-tag", wantStarts: 1},
+		{crash: "after-tag", wantStarts: 0, held: true},
+		{crash: "after-start", wantStarts: 1},
+	} {
+		t.Run(c.crash, func(t *testing.T) {
+			name := "kill" + strings.ReplaceAll(c.crash, "-", "")
+			arn := taskARN(name)
+			cloud.dms.with(arn, func(ft *fakeTask) { ft.crash = c.crash })
+			key := createForTest(t, newMigration(name, name, "us-east-1"))
+			if c.held {
+				waitFor(t, key, "held: start unconfirmed", reasonIs(paymentsv1alpha1.ConditionReplicationRunning, "StartUnconfirmed"))
+				time.Sleep(2 * time.Second)
+				if task := cloud.dms.snapshot(arn); task.starts != c.wantStarts || task.startTag == "" {
+					t.Fatalf("killed %s: %d start-replication calls, tag %q; want %d and the tag kept", c.crash, task.starts, task.startTag, c.wantStarts)
+				}
+				cloud.dms.with(arn, func(ft *fakeTask) { ft.startTag = "" }) // a human checked: it never ran
+				c.wantStarts++
+			}
+			pm := waitFor(t, key, "Replicating", phaseIs(paymentsv1alpha1.PhaseReplicating))
+			if task := cloud.dms.snapshot(arn); task.starts != c.wantStarts || task.resumes != 0 {
+				t.Errorf("killed %s: %d start-replication calls and %d resumes, want %d and 0", c.crash, task.starts, task.resumes, c.wantStarts)
+			}
+			if r := pm.Status.Replication; r.StartedTaskARN != arn {
+				t.Errorf("killed %s: the start record names %q, want %q", c.crash, r.StartedTaskARN, arn)
+			}
+		})
+	}
+}
