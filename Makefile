@@ -20,10 +20,11 @@ all: build
 ##@ Development
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, the CRD and RBAC from the Go markers.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, the CRD, RBAC and the webhook configuration from the Go markers.
 	$(CONTROLLER_GEN) object paths="./api/..."
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) webhook paths="./internal/webhook/..." output:webhook:artifacts:config=config/webhook
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when committed generated files are stale.
