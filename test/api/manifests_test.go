@@ -21,6 +21,15 @@ func TestInstallManifestsAreAccepted(t *testing.T) {
 	if err := os.WriteFile(manifests, []byte(readAll(rendered)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The webhook's certificate is cert-manager's kind: the cluster has it
+	// before the install, as the README says.
+	certManagerKinds := filepath.Join("testdata", "cert-manager-kinds.yaml")
+	if _, stderr, err := cp.Kubectl("apply", "-f", certManagerKinds); err != nil {
+		t.Fatalf("installing cert-manager's kinds: %v\n%s", err, readAll(stderr))
+	}
+	if _, stderr, err := cp.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", certManagerKinds); err != nil {
+		t.Fatalf("waiting for cert-manager's kinds: %v\n%s", err, readAll(stderr))
+	}
 	// The namespace must exist for a server-side dry run of namespaced objects.
 	if _, stderr, err := cp.Kubectl("create", "namespace", "payment-migration-system"); err != nil {
 		t.Fatalf("creating namespace: %v\n%s", err, readAll(stderr))
@@ -42,6 +51,11 @@ func TestInstallManifestsAreAccepted(t *testing.T) {
 		"clusterrolebinding.rbac.authorization.k8s.io/payment-migration-metrics-auth-rolebinding",
 		"clusterrole.rbac.authorization.k8s.io/payment-migration-metrics-reader",
 		"service/payment-migration-controller-manager-metrics-service",
+		// The approval webhook, its Service and its serving certificate.
+		"mutatingwebhookconfiguration.admissionregistration.k8s.io/payment-migration-mutating-webhook-configuration",
+		"service/payment-migration-webhook-service",
+		"issuer.cert-manager.io/payment-migration-selfsigned-issuer",
+		"certificate.cert-manager.io/payment-migration-serving-cert",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("dry run did not apply %s:\n%s", want, got)
