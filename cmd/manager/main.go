@@ -22,6 +22,8 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/awsclients"
 	"github.com/tapstack/payment-migration-operator/internal/awsmetrics"
 	"github.com/tapstack/payment-migration-operator/internal/metricsserving"
+	webhookv1alpha1 "github.com/tapstack/payment-migration-operator/internal/webhook/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/webhookserving"
 )
 
 func main() {
@@ -34,6 +36,7 @@ func main() {
 func run() error {
 	var (
 		metricsOpts      metricsserving.Options
+		webhookOpts      webhookserving.Options
 		probeAddr        string
 		leaderElect      bool
 		defaultRegion    string
@@ -46,6 +49,7 @@ func run() error {
 		timing           = controllers.DefaultTiming
 	)
 	metricsOpts.BindFlags(flag.CommandLine)
+	webhookOpts.BindFlags(flag.CommandLine)
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the manager reconciles at a time.")
 	flag.StringVar(&defaultRegion, "default-region", envOr("AWS_REGION", "us-east-1"), "AWS region of migrations whose spec names none.")
@@ -80,9 +84,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// The admission webhook that stamps who approves a cutover; nil when
+	// --webhook-port=0.
+	webhookServer, err := webhookOpts.Server()
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsServer,
+		WebhookServer:          webhookServer,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "payment-migration-operator.payments.tapstack.io",
@@ -128,8 +139,20 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding ready check: %w", err)
 	}
+	if webhookOpts.Enabled() {
+		if err := webhookv1alpha1.SetupPaymentMigrationWebhookWithManager(mgr); err != nil {
+			return fmt.Errorf("registering the approval webhook: %w", err)
+		}
+		// Every replica serves the webhook (it needs no leadership); one is
+		// ready, and in the webhook Service's endpoints, once it does.
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return fmt.Errorf("adding the webhook's ready check: %w", err)
+		}
+	} else {
+		ctrl.Log.WithName("setup").Info("the approval webhook is disabled (--webhook-port=0): approvals are recorded with an unknown approver")
+	}
 	ctrl.Log.WithName("setup").Info("starting manager", "defaultRegion", defaultRegion, "leaderElection", leaderElect,
-		"metricsBindAddress", metricsOpts.BindAddress, "metricsSecure", metricsOpts.Secure)
+		"metricsBindAddress", metricsOpts.BindAddress, "metricsSecure", metricsOpts.Secure, "webhookPort", webhookOpts.Port)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
