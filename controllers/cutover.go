@@ -254,6 +254,8 @@ func (r *PaymentMigrationReconciler) carryOut(ctx context.Context, pm *paymentsv
 		res.Sequences, res.Err = s.sql.SyncSequences(ctx, s.db(pm, a.From), s.db(pm, a.To), schema, sequenceMargin)
 	case cutover.OpCreateSlot:
 		res.LSN, res.Err = s.sql.CreateSlot(ctx, s.db(pm, naming.Target), naming.New(pm.Spec.EnvironmentSuffix).ReverseSlot(), "test_decoding")
+	case cutover.OpMarkFlipPoint:
+		res.LSN, res.Err = s.sql.MarkFlipPoint(ctx, s.db(pm, naming.Target), naming.New(pm.Spec.EnvironmentSuffix).ReverseSlot(), "test_decoding")
 	case cutover.OpDropSlot:
 		res.Err = s.sql.DropSlot(ctx, s.db(pm, naming.Target), naming.New(pm.Spec.EnvironmentSuffix).ReverseSlot())
 	case cutover.OpStopTask:

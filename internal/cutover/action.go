@@ -32,8 +32,15 @@ const (
 	OpAwaitWatermark Op = "AwaitWatermark"
 	// OpSyncSequences moves To's sequences past From's.
 	OpSyncSequences Op = "SyncSequences"
-	// OpCreateSlot creates the reverse slot on the target.
+	// OpCreateSlot creates the reverse slot on the target, before the freeze:
+	// its consistent point waits for the target's running transactions, which
+	// costs the freeze nothing when it is made before it.
 	OpCreateSlot Op = "CreateSlot"
+	// OpMarkFlipPoint reads, once the watermark is on the target, the
+	// target's WAL position: the reverse task starts there, so it carries
+	// every write the target takes after the flip and none that the forward
+	// task applied before it. It creates the slot if it is missing.
+	OpMarkFlipPoint Op = "MarkFlipPoint"
 	// OpDropSlot drops the reverse slot (an unused slot holds WAL forever).
 	OpDropSlot Op = "DropSlot"
 	// OpStopTask stops Task.
@@ -121,7 +128,7 @@ type Result struct {
 	Confirmed bool
 	// Found: AwaitWatermark saw the row.
 	Found bool
-	// LSN of the created slot.
+	// LSN: MarkFlipPoint's position.
 	LSN string
 	// Drain: DrainSessions' counts.
 	OpenWritesWaited, SessionsTerminated int
@@ -173,7 +180,7 @@ func Complete(rec Record, a Action, res Result, now time.Time) Record {
 		}
 	case OpSyncSequences:
 		rec.Ledger.SequencesSet = res.Sequences
-	case OpCreateSlot:
+	case OpMarkFlipPoint:
 		rec.SlotLSN = res.LSN
 	case OpDropSlot:
 		rec.SlotLSN = ""
@@ -278,7 +285,7 @@ func After(w World, a Action, res Result) World {
 		w.Routes = a.Routes
 	case OpSetFence:
 		w.Fenced[a.Side] = a.On
-	case OpCreateSlot:
+	case OpCreateSlot, OpMarkFlipPoint:
 		w.SlotExists = true
 	case OpDropSlot:
 		w.SlotExists = false

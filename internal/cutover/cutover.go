@@ -148,7 +148,9 @@ type Record struct {
 	Freeze      time.Duration
 	Direction   Direction
 	WatermarkID string
-	SlotLSN     string
+	// SlotLSN is where the reverse task starts on the reverse slot: the
+	// flip point, read on the target once the watermark arrived.
+	SlotLSN string
 	// ReverseStartedAt is recorded, and persisted, before the one start of the
 	// reverse task.
 	ReverseStartedAt time.Time

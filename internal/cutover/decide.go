@@ -187,6 +187,15 @@ func stepping(spec Spec, rec Record, gates []Gate, w World, now time.Time) Decis
 			return hold(rec, "Stepping", fmt.Sprintf("at %d%% target; the freeze starts at %s", pre[len(pre)-1], due.UTC().Format(time.RFC3339)), due.Sub(now))
 		}
 	}
+	if rec.ReversePath && !w.SlotExists {
+		// Made before the freeze, not in it: creating a logical slot waits
+		// for a consistent point (the target's running transactions, the
+		// forward task's among them), tens of milliseconds the service would
+		// otherwise wait. Where it starts does not matter: the reverse task
+		// starts at the flip point, marked in the freeze.
+		rec.Reason, rec.Message = "Stepping", "creating the reverse slot on the target before the freeze"
+		return act(rec, Action{Op: OpCreateSlot, ID: rec.opID("forward/create-slot"), Side: naming.Target, StepIndex: -1, Fast: true}, now)
+	}
 	rec.State, rec.Direction, rec.FreezeStartedAt = Freezing, Forward, now
 	rec.WatermarkID = fmt.Sprintf("a%d-forward-%d", rec.Attempt, now.UnixNano())
 	rec.Reason, rec.Message = "Freezing", "fencing the source's application role, draining replication by watermark"
@@ -256,7 +265,10 @@ func forwardSteps(rec Record, w World, now time.Time, timeout time.Duration) []s
 		// once the writer points at it.
 		step{"forward/unfence-target", !w.fenced(naming.Target), Action{Op: OpSetFence, Side: naming.Target, On: false}})
 	if rec.ReversePath {
-		steps = append(steps, step{"forward/create-slot", f("create-slot") && rec.SlotLSN != "", Action{Op: OpCreateSlot, Side: naming.Target}})
+		// After the watermark: every change the forward task applied is
+		// before this position, and the target takes no write of its own
+		// until the flip that follows.
+		steps = append(steps, step{"forward/flip-point", f("flip-point") && rec.SlotLSN != "", Action{Op: OpMarkFlipPoint, Side: naming.Target}})
 	}
 	return append(steps, step{"forward/flip", w.Routes == TargetRoutes, Action{Op: OpSetRoutes, Routes: TargetRoutes}})
 }

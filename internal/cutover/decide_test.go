@@ -147,7 +147,7 @@ func TestHappyPathOrder(t *testing.T) {
 		rec = Complete(rec, d.Action, s.do(d.Action, false, false), s.now)
 	}
 	want := []string{
-		"SetRoutes source=50% target=50% writer=source",
+		"SetRoutes source=50% target=50% writer=source", "CreateSlot target",
 		"SetFence source on=true", "ConfirmFence source", "DrainSessions source",
 		"WriteWatermark source " + rec.WatermarkID,
 	}
@@ -157,7 +157,7 @@ func TestHappyPathOrder(t *testing.T) {
 		}
 	}
 	tail := strings.Join(ops, "\n")
-	for _, w := range []string{"SyncSequences source->target", "CreateSlot target", "SetRoutes source=0% target=100% writer=target", "StopTask forward", "StartReverse"} {
+	for _, w := range []string{"SyncSequences source->target", "MarkFlipPoint target", "SetRoutes source=0% target=100% writer=target", "StopTask forward", "StartReverse"} {
 		if !strings.Contains(tail, w) {
 			t.Errorf("missing %q in %v", w, ops)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,6 +22,12 @@ type sim struct {
 	routes  Routes
 	fenced  map[naming.Side]bool
 	slot    bool
+	// targetLSN is the target's WAL position: each row replication applies
+	// there moves it on. slotAt is where the slot was made, rowLSN where
+	// each row landed on the target; flipBound and flipAt are, at the flip,
+	// where the watermark that allowed it landed and where the WAL stood.
+	targetLSN, slotAt, flipBound, flipAt int
+	rowLSN                               map[string]int
 	forward TaskState
 	reverse TaskState
 	// stopping tasks stop at the next tick.
@@ -59,6 +66,7 @@ func newSim(t *testing.T, seed int64) *sim {
 		fencedWatermarks: map[naming.Side]map[string]bool{naming.Source: {}, naming.Target: {}},
 		rows:             map[naming.Side]map[string]bool{naming.Source: {}, naming.Target: {}},
 		reverseStarts:    map[int32]int{},
+		rowLSN:           map[string]int{},
 	}
 	return s
 }
@@ -109,6 +117,10 @@ func (s *sim) deliver() {
 		}
 		if !d.at.After(s.now) && carrier.Running() && !(d.to == naming.Target && s.stuck) {
 			s.rows[d.to][d.id] = true
+			if d.to == naming.Target {
+				s.targetLSN++
+				s.rowLSN[d.id] = s.targetLSN
+			}
 			continue
 		}
 		kept = append(kept, d)
@@ -136,10 +148,11 @@ func (s *sim) do(a Action, failBefore, failAfter bool) Result {
 				s.fail("writer moved %s->%s without fence (%t), confirmation (%t), drain (%t) and sequences (%t) on %s",
 					from, r.Writer, s.fenced[from], s.confirmed[from], s.drained[from], s.seqSynced[from], from)
 			}
-			seen := false
+			seen, bound := false, 0
 			for id := range s.fencedWatermarks[from] {
 				if s.rows[r.Writer][id] {
 					seen = true
+					bound = max(bound, s.rowLSN[id])
 				}
 			}
 			if !seen {
@@ -147,6 +160,7 @@ func (s *sim) do(a Action, failBefore, failAfter bool) Result {
 			}
 			if r.Writer == naming.Target {
 				s.flips++
+				s.flipBound, s.flipAt = bound, s.targetLSN
 			}
 		}
 		s.routes = r
@@ -193,8 +207,14 @@ func (s *sim) do(a Action, failBefore, failAfter bool) Result {
 		}
 		res.Sequences = 4
 	case OpCreateSlot:
-		s.slot = true
-		res.LSN = "0/16B3748"
+		if !s.slot {
+			s.slot, s.slotAt = true, s.targetLSN
+		}
+	case OpMarkFlipPoint:
+		if !s.slot {
+			s.slot, s.slotAt = true, s.targetLSN
+		}
+		res.LSN = fmt.Sprintf("0/%X", s.targetLSN)
 	case OpDropSlot:
 		s.slot = false
 	case OpStopTask:
@@ -210,8 +230,17 @@ func (s *sim) do(a Action, failBefore, failAfter bool) Result {
 		if s.reverseStarts[s.attempt] > 1 || s.reverse.EverStarted {
 			s.fail("reverse task started twice")
 		}
-		if a.LSN == "" {
-			s.fail("reverse task started without a slot position")
+		var at int
+		if _, err := fmt.Sscanf(a.LSN, "0/%X", &at); err != nil {
+			s.fail("reverse task started without a slot position (%q)", a.LSN)
+		}
+		// From the flip point exactly: after every row the forward task
+		// applied up to the watermark that allowed the flip (else the reverse
+		// task would write them back into the source), and not after the
+		// flip (else it would miss what the target took since), on a slot
+		// that was there before it.
+		if !s.slot || at < s.slotAt || at < s.flipBound || at > s.flipAt {
+			s.fail("reverse task started at %d: slot %t made at %d, the flip's watermark landed at %d, the flip at %d", at, s.slot, s.slotAt, s.flipBound, s.flipAt)
 		}
 		s.reverse = TaskState{Status: "running", EverStarted: true}
 		s.reverseShownAt = s.now.Add(time.Duration(s.rnd.Intn(20)) * time.Second)
@@ -321,7 +350,11 @@ func (s *sim) checkResting(rec Record) {
 		}
 		// No step skipped: every step of the freeze finished, in order.
 		var last time.Time
-		for _, name := range []string{"fence-source", "confirm-source", "drain-source", "write-watermark", "await-watermark", "sync-sequences", "flip"} {
+		names := []string{"fence-source", "confirm-source", "drain-source", "write-watermark", "await-watermark", "sync-sequences", "flip"}
+		if rec.ReversePath {
+			names = slices.Insert(names, len(names)-1, "flip-point")
+		}
+		for _, name := range names {
 			in := rec.intent(rec.opID("forward/" + name))
 			if in == nil || in.Finished.IsZero() {
 				s.fail("Completed without %s finished in the intent log %+v", name, rec.Intents)

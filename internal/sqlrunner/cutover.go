@@ -569,6 +569,49 @@ func (d *Direct) CreateSlot(ctx context.Context, db Database, name, plugin strin
 	return lsn, err
 }
 
+// MarkFlipPoint returns the WAL insert position of db now, once the slot
+// exists (made here if it is missing). Called after the watermark arrived,
+// every change the forward path applied is before it and every write db
+// takes after the flip is at or after it: the reverse task reads the slot
+// from there.
+func (d *Direct) MarkFlipPoint(ctx context.Context, db Database, slot, plugin string) (string, error) {
+	var lsn string
+	read := func() (found bool, err error) {
+		err = d.withSession(ctx, db, func(conn *pgx.Conn) error {
+			var kind, have string
+			err := conn.QueryRow(ctx, `SELECT slot_type, coalesce(plugin, ''), pg_catalog.pg_current_wal_insert_lsn()::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+				pgx.QueryExecModeCacheStatement, slot).Scan(&kind, &have, &lsn)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // the session stays sound
+			}
+			if err != nil {
+				return err
+			}
+			found = true
+			if kind != "logical" || have != plugin {
+				return fmt.Errorf("exists as a %s slot with plugin %q, not a logical slot with %q", kind, have, plugin)
+			}
+			return nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("%s database: marking the flip point on replication slot %s: %w", db.Side, slot, err)
+		}
+		return found, nil
+	}
+	if ok, err := read(); ok || err != nil {
+		return lsn, err
+	}
+	if _, err := d.CreateSlot(ctx, db, slot, plugin); err != nil {
+		return "", err
+	}
+	if ok, err := read(); !ok && err == nil {
+		return "", fmt.Errorf("%s database: replication slot %s: dropped again as soon as it was created", db.Side, slot)
+	} else if err != nil {
+		return "", err
+	}
+	return lsn, nil
+}
+
 func wrapIf(err error, wrap func(error) error) error {
 	if err == nil {
 		return nil

@@ -524,6 +524,25 @@ func TestCutoverStepsOnAReplicatingPair(t *testing.T) {
 		if err := p.dstPool.QueryRow(ctx, `SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, NULL) WHERE data LIKE '%2000001%'`, slot).Scan(&changes); err != nil || changes != 1 {
 			t.Errorf("the slot saw %d changes with the write (%v)", changes, err)
 		}
+		// The flip point splits what the target took: read from there, the
+		// slot carries the write made after it and not the one before.
+		at, err := r.MarkFlipPoint(ctx, p.target, slot, "test_decoding")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err := pgLSN(at); err != nil || a < mustLSN(t, first) {
+			t.Errorf("flip point %q is before the slot's %q (%v)", at, first, err)
+		}
+		p.dst.Exec(t, `INSERT INTO public.payments (id, amount) VALUES (2000002, 5)`)
+		p.dst.Exec(t, fmt.Sprintf(`SELECT pg_replication_slot_advance('%s', '%s')`, slot, at))
+		var before, after int64
+		if err := p.dstPool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE data LIKE '%2000001%'), count(*) FILTER (WHERE data LIKE '%2000002%') FROM pg_logical_slot_peek_changes($1, NULL, NULL)`, slot).
+			Scan(&before, &after); err != nil || before != 0 || after != 1 {
+			t.Errorf("read from the flip point, the slot has %d changes of the write before it and %d of the one after, want 0 and 1 (%v)", before, after, err)
+		}
+		if _, err := r.MarkFlipPoint(ctx, p.target, slot, "pgoutput"); err == nil || !strings.Contains(err.Error(), `target database: marking the flip point on replication slot tapstack_reverse_test: exists as a logical slot with plugin "test_decoding"`) {
+			t.Errorf("the flip point on a slot of another plugin: %v", err)
+		}
 		for range 2 {
 			if err := r.DropSlot(ctx, p.target, slot); err != nil {
 				t.Fatal(err)
@@ -531,6 +550,13 @@ func TestCutoverStepsOnAReplicatingPair(t *testing.T) {
 		}
 		if exists() {
 			t.Error("the slot is still there after DropSlot")
+		}
+		// Without the slot (someone dropped it), the flip point makes it.
+		if _, err := r.MarkFlipPoint(ctx, p.target, slot, "test_decoding"); err != nil || !exists() {
+			t.Errorf("the flip point without a slot: %v, slot made %t", err, exists())
+		}
+		if err := r.DropSlot(ctx, p.target, slot); err != nil {
+			t.Fatal(err)
 		}
 	})
 
@@ -622,6 +648,10 @@ func freeze(t *testing.T, p *pair, interval time.Duration) {
 		// A runner as the reconciler has it when the freeze begins: its
 		// sessions are those the gates just used.
 		r := newDirect(t, p.r.Secrets)
+		// Made before the freeze, as the cutover does.
+		if _, err := r.CreateSlot(ctx, p.target, "tapstack_reverse_freeze", "test_decoding"); err != nil {
+			t.Fatal(err)
+		}
 		for _, db := range []Database{p.source, p.target} {
 			if _, err := r.LongestWriteTransaction(ctx, db); err != nil {
 				t.Fatal(err)
@@ -658,8 +688,8 @@ func freeze(t *testing.T, p *pair, interval time.Duration) {
 			return err
 		})
 		step("sequences", func() error { _, err := r.SyncSequences(ctx, p.source, p.target, "public", 1000); return err })
-		step("slot", func() error {
-			_, err := r.CreateSlot(ctx, p.target, "tapstack_reverse_freeze", "test_decoding")
+		step("flip point", func() error {
+			_, err := r.MarkFlipPoint(ctx, p.target, "tapstack_reverse_freeze", "test_decoding")
 			return err
 		})
 		totals = append(totals, total)
@@ -681,6 +711,15 @@ func freeze(t *testing.T, p *pair, interval time.Duration) {
 	mu.Lock()
 	t.Logf("freeze steps: p50 %s, max %s (service: %d written, %d refused)", totals[runs/2], totals[runs-1], written, refused)
 	mu.Unlock()
+}
+
+func mustLSN(t *testing.T, s string) uint64 {
+	t.Helper()
+	v, err := pgLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // pgLSN reads the text form of an LSN.

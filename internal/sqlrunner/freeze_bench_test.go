@@ -211,7 +211,12 @@ func freezeOnce(b *testing.B, rate float64) freezeRun {
 	// observation of the world (the fences) just used its sessions.
 	r := &Direct{Secrets: secrets, SSLMode: "disable"}
 	defer func() { _ = r.Close() }()
-	world := cutover.World{Routes: cutover.SourceRoutes, Fenced: map[naming.Side]bool{}}
+	slot := naming.New("bench").ReverseSlot()
+	// The slot is made before the freeze, in the last step's interval.
+	if _, err := r.CreateSlot(ctx, target, slot, "test_decoding"); err != nil {
+		b.Fatal(err)
+	}
+	world := cutover.World{Routes: cutover.SourceRoutes, Fenced: map[naming.Side]bool{}, SlotExists: true}
 	for side, db := range map[naming.Side]Database{naming.Source: source, naming.Target: target} {
 		on, err := r.FenceState(ctx, db, appUser)
 		if err != nil {
@@ -229,8 +234,6 @@ func freezeOnce(b *testing.B, rate float64) freezeRun {
 		}
 		return target
 	}
-	slot := naming.New("bench").ReverseSlot()
-
 	var out freezeRun
 	var fencedAt time.Time
 	loopStart := time.Now()
@@ -277,8 +280,8 @@ func freezeOnce(b *testing.B, rate float64) freezeRun {
 			res.Found, res.Err = r.WaitWatermark(ctx, dbOf(a.Side), schema, a.Watermark, a.Timeout)
 		case cutover.OpSyncSequences:
 			res.Sequences, res.Err = r.SyncSequences(ctx, dbOf(a.From), dbOf(a.To), schema, 1000)
-		case cutover.OpCreateSlot:
-			res.LSN, res.Err = r.CreateSlot(ctx, target, slot, "test_decoding")
+		case cutover.OpMarkFlipPoint:
+			res.LSN, res.Err = r.MarkFlipPoint(ctx, target, slot, "test_decoding")
 		default:
 			res.Err = fmt.Errorf("the benchmark does not carry out %s", a.Op)
 		}

@@ -84,6 +84,10 @@ type Runner interface {
 	// plugin and returns its consistent point LSN as text; if the slot exists
 	// already it returns the slot's confirmed_flush_lsn (or restart_lsn).
 	CreateSlot(ctx context.Context, db Database, name, plugin string) (lsn string, err error)
+	// MarkFlipPoint returns db's WAL position now (text LSN), once the
+	// logical slot name with the plugin exists (it is created if missing):
+	// where the reverse task starts reading the slot.
+	MarkFlipPoint(ctx context.Context, db Database, slot, plugin string) (lsn string, err error)
 	// DropSlot drops the slot if it exists (an inactive slot holds WAL
 	// forever).
 	DropSlot(ctx context.Context, db Database, name string) error

@@ -116,7 +116,7 @@ func checkJournal(t *testing.T, stack string, wantCompleted bool) {
 	if flip < 0 {
 		t.Fatalf("%s: no flip in %v", stack, lines)
 	}
-	for _, before := range []string{"source fence=true", "source drain", "source watermark", "target sequences from source", "target slot"} {
+	for _, before := range []string{"source fence=true", "source drain", "source watermark", "target sequences from source", "target slot", "target flip point"} {
 		if i := index(before); i < 0 || i > flip {
 			t.Errorf("%s: %q is not before the flip: %v", stack, before, lines)
 		}
@@ -160,14 +160,22 @@ func TestCutoverCompletesThenAbortRollsBackThroughTheReversePath(t *testing.T) {
 		}
 	}
 
-	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	// Approved by a user the API server authenticates: the admission webhook
+	// stamps them, and status, history and the Event name them.
+	mutateAs(t, "alice", key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
 	pm = waitLong(t, key, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "Completed" })
 	c := pm.Status.Cutover
 	if pm.Status.Phase != paymentsv1alpha1.PhaseCompleted || c.Writer != "target" || c.ReverseSlotLSN == "" || c.FreezeMillis == nil || c.ApprovedAt == nil {
 		t.Errorf("completed status: phase %s %+v", pm.Status.Phase, c)
 	}
-	if !strings.HasPrefix(c.ApprovedBy, "field manager ") {
-		t.Errorf("approvedBy %q, want the field manager that set approved", c.ApprovedBy)
+	if c.ApprovedBy != "alice" {
+		t.Errorf("approvedBy %q, want alice, whom the admission webhook stamped", c.ApprovedBy)
+	}
+	if h, ok := historyEntry(pm, "approved by alice"); !ok || h.Actor != "alice" {
+		t.Errorf("history %+v: want the approval, by alice, with alice as its actor", pm.Status.History)
+	}
+	if ev := waitForEvent(t, "cutover", "CutoverStarted"); !strings.Contains(ev.Note, "approved by alice") {
+		t.Errorf("CutoverStarted Event %q does not name alice", ev.Note)
 	}
 	if condition(pm, paymentsv1alpha1.ConditionCutoverComplete).Status != metav1.ConditionTrue {
 		t.Errorf("CutoverComplete = %+v", condition(pm, paymentsv1alpha1.ConditionCutoverComplete))
@@ -344,10 +352,10 @@ func TestFreezeTimeoutRollsBack(t *testing.T) {
 // The manager stopped before or after each action of the cutover: every
 // kill point converges to Completed with every invariant intact.
 func TestCutoverConvergesFromEveryKillPoint(t *testing.T) {
-	// A cutover of cutoverMigration makes 11 actions: the step, fence,
-	// confirm, drain, watermark, wait, sequences, slot, flip, stop, start
-	// (the target's fence is observed absent, not lifted).
-	const actions = 11
+	// A cutover of cutoverMigration makes 12 actions: the step, the slot,
+	// fence, confirm, drain, watermark, wait, sequences, flip point, flip,
+	// stop, start (the target's fence is observed absent, not lifted).
+	const actions = 12
 	for at := 0; at < actions; at++ {
 		for _, after := range []bool{false, true} {
 			name := fmt.Sprintf("kill%d%s", at, map[bool]string{false: "b", true: "a"}[after])

@@ -264,6 +264,20 @@ func (f *fakeSQL) CreateSlot(_ context.Context, db sqlrunner.Database, name, _ s
 	return "0/16B3748", nil
 }
 
+// MarkFlipPoint returns a position that grows with every watermark the
+// database took, so a flip point from an earlier drain shows as older.
+func (f *fakeSQL) MarkFlipPoint(_ context.Context, db sqlrunner.Database, name, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.db(db.SecretARN)
+	if !d.slot {
+		d.slot = true
+		f.logf(db.SecretARN, "slot %s", name)
+	}
+	f.logf(db.SecretARN, "flip point")
+	return fmt.Sprintf("0/%X", 0x16B3748+len(d.watermarks)), nil
+}
+
 func (f *fakeSQL) DropSlot(_ context.Context, db sqlrunner.Database, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
