@@ -19,17 +19,17 @@ type sim struct {
 	now time.Time
 	rnd *rand.Rand
 
-	routes  Routes
-	fenced  map[naming.Side]bool
-	slot    bool
+	routes Routes
+	fenced map[naming.Side]bool
+	slot   bool
 	// targetLSN is the target's WAL position: each row replication applies
 	// there moves it on. slotAt is where the slot was made, rowLSN where
 	// each row landed on the target; flipBound and flipAt are, at the flip,
 	// where the watermark that allowed it landed and where the WAL stood.
 	targetLSN, slotAt, flipBound, flipAt int
 	rowLSN                               map[string]int
-	forward TaskState
-	reverse TaskState
+	forward                              TaskState
+	reverse                              TaskState
 	// stopping tasks stop at the next tick.
 	forwardStopping, reverseStopping bool
 
