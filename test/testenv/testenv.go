@@ -22,9 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
+	webhookv1alpha1 "github.com/tapstack/payment-migration-operator/internal/webhook/v1alpha1"
 )
 
 // ControlPlane is a running kube-apiserver and etcd with the CRDs installed.
@@ -36,15 +38,32 @@ type ControlPlane struct {
 	env     *envtest.Environment
 }
 
+// Options choose what a control plane runs besides the CRDs.
+type Options struct {
+	// Webhooks installs the admission webhooks of config/webhook, pointed at
+	// a local port with a generated serving certificate (WebhookServer). Their
+	// failurePolicy is Fail: until something serves them, the API server
+	// refuses every create and update of a PaymentMigration.
+	Webhooks bool
+}
+
 // StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS
 // (`make integration` sets it) and installs the project's CRDs.
 func StartControlPlane() (*ControlPlane, error) {
+	return StartControlPlaneWith(Options{})
+}
+
+// StartControlPlaneWith is StartControlPlane with the given options.
+func StartControlPlaneWith(o Options) (*ControlPlane, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run these suites with `make integration` (it builds kube-apiserver and etcd once per machine)")
 	}
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+	}
+	if o.Webhooks {
+		env.WebhookInstallOptions.Paths = []string{filepath.Join(repoRoot(), "config", "webhook", "manifests.yaml")}
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -72,6 +91,13 @@ func StartControlPlane() (*ControlPlane, error) {
 	return cp, nil
 }
 
+// WebhookServer is where the API server calls the webhooks installed with
+// Options.Webhooks: the host, port and certificate directory to serve them.
+func (cp *ControlPlane) WebhookServer() webhook.Options {
+	w := cp.env.WebhookInstallOptions
+	return webhook.Options{Host: w.LocalServingHost, Port: w.LocalServingPort, CertDir: w.LocalServingCertDir}
+}
+
 // Stop stops the control plane.
 func (cp *ControlPlane) Stop() {
 	if err := cp.env.Stop(); err != nil {
@@ -94,7 +120,13 @@ type Manager struct {
 // StartManager starts a control plane and a manager running r; it fills in
 // r's Client and Recorder.
 func StartManager(r *controllers.PaymentMigrationReconciler) (*Manager, error) {
-	cp, err := StartControlPlane()
+	return StartManagerWith(r, Options{})
+}
+
+// StartManagerWith is StartManager with the given options; with Webhooks the
+// manager serves them, as cmd/manager does, and is ready once it does.
+func StartManagerWith(r *controllers.PaymentMigrationReconciler, o Options) (*Manager, error) {
+	cp, err := StartControlPlaneWith(o)
 	if err != nil {
 		return nil, err
 	}
@@ -104,10 +136,20 @@ func StartManager(r *controllers.PaymentMigrationReconciler) (*Manager, error) {
 		return nil, err
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	opts := ctrl.Options{Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}}
+	if o.Webhooks {
+		opts.WebhookServer = webhook.NewServer(cp.WebhookServer())
+	}
+	mgr, err := ctrl.NewManager(cp.Config, opts)
 	if err != nil {
 		cp.Stop()
 		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if o.Webhooks {
+		if err := webhookv1alpha1.SetupPaymentMigrationWebhookWithManager(mgr); err != nil {
+			cp.Stop()
+			return nil, fmt.Errorf("registering the webhooks: %w", err)
+		}
 	}
 	r.Client = mgr.GetClient()
 	r.Recorder = mgr.GetEventRecorder("payment-migration-operator")
@@ -123,7 +165,26 @@ func StartManager(r *controllers.PaymentMigrationReconciler) (*Manager, error) {
 		m.Stop()
 		return nil, errors.New("the manager's cache did not sync")
 	}
+	if o.Webhooks {
+		if err := WaitServing(mgr.GetWebhookServer(), 30*time.Second); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// WaitServing waits until srv accepts TLS connections: before that, the
+// API server refuses every write its webhooks intercept.
+func WaitServing(srv webhook.Server, timeout time.Duration) error {
+	check := srv.StartedChecker()
+	var err error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = check(nil); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the webhook server did not start within %s: %w", timeout, err)
 }
 
 // Stop stops the manager, then the control plane.
