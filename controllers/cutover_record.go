@@ -2,12 +2,12 @@ package controllers
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/approval"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/statustext"
@@ -38,29 +38,23 @@ func cutoverSpec(pm *paymentsv1alpha1.PaymentMigration) cutover.Spec {
 	}
 }
 
-// approver names who last set spec.cutover.approved, as far as the API
-// server tells: the field manager of managedFields (kubectl-patch,
-// kubectl-client-side-apply, a GitOps controller). It is not the user's
-// identity, which only an admission webhook can stamp.
+// approver names who approved the cutover: the user the admission webhook
+// stamped, as the API server authenticated them, when spec.cutover.approved
+// turned true (internal/approval). The webhook is the only writer of the
+// stamp, so an approved migration without one (the webhook not installed,
+// or approved before it was) has an unknown approver: nothing a client
+// chooses freely, such as its field manager's name, is taken for an
+// identity. A migration that is not approved (an Automatic cutover) has
+// none.
 func approver(pm *paymentsv1alpha1.PaymentMigration) string {
-	var who string
-	var when time.Time
-	for _, mf := range pm.ManagedFields {
-		if mf.FieldsV1 == nil || !strings.Contains(mf.FieldsV1.GetRawString(), `"f:approved"`) {
-			continue
-		}
-		t := time.Time{}
-		if mf.Time != nil {
-			t = mf.Time.Time
-		}
-		if who == "" || !t.Before(when) {
-			who, when = mf.Manager, t
-		}
-	}
-	if who == "" {
+	if !pm.Spec.Cutover.Approved {
 		return ""
 	}
-	return "field manager " + who
+	s, ok := approval.Read(pm.Annotations)
+	if !ok {
+		return approval.Unknown
+	}
+	return s.By
 }
 
 func timeOf(t *metav1.Time) time.Time {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tapstack/payment-migration-operator/controllers"
@@ -20,14 +21,19 @@ const defaultRegion = "eu-central-1"
 const reconcileTimeout = 2 * time.Second
 
 var (
-	k8s   client.Client
-	cloud = newFakeCloud()
+	k8s client.Client
+	// restConfig is the suite's administrator, for clients acting as other
+	// users (impersonation).
+	restConfig *rest.Config
+	cloud      = newFakeCloud()
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	env, err := testenv.StartManager(&controllers.PaymentMigrationReconciler{
+	// With the admission webhooks, as installed: approvals are stamped with
+	// the approving user, and every write goes through them.
+	env, err := testenv.StartManagerWith(&controllers.PaymentMigrationReconciler{
 		AWS:        cloud.factory(),
 		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, FullLoad: 50 * time.Millisecond,
@@ -36,13 +42,14 @@ func run(m *testing.M) int {
 		Workers:          4,
 		ReconcileTimeout: reconcileTimeout,
 		CutoverHooks:     kills.hooks(),
-	})
+	}, testenv.Options{Webhooks: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer env.Stop()
 	k8s = env.Manager.GetClient()
+	restConfig = env.Config
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "manager log:", env.LogPath)
