@@ -13,6 +13,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
+	"github.com/tapstack/payment-migration-operator/internal/pgcatalog"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
@@ -31,6 +32,9 @@ func (r *PaymentMigrationReconciler) cutoverGates(ctx context.Context, pm *payme
 		gates = append(gates, r.healthGate(ctx, pm, st, s))
 	}
 	gates = append(gates, r.alarmGate(ctx, pm, s), r.transactionGate(ctx, pm, s), r.slotGate(ctx, pm, s))
+	if rp := pm.Spec.Cutover.ReversePath; rp == nil || *rp {
+		gates = append(gates, r.targetReplicationGate(ctx, pm, s))
+	}
 
 	status, reason := metav1.ConditionTrue, "GatesPass"
 	if failed, unknown := cutover.FailingGates(gates); len(failed) > 0 {
@@ -169,6 +173,60 @@ func slotsGate(slots []sqlrunner.Slot) cutover.Gate {
 	most := slices.MaxFunc(active, func(a, b sqlrunner.Slot) int { return cmp.Compare(a.RetainedBytes, b.RetainedBytes) })
 	return cutover.Gate{Name: slotGateName, State: cutover.Pass, Message: fmt.Sprintf(
 		"%d active logical slot(s) on the source; the most WAL retained: %.1f MiB (%s)", len(active), float64(most.RetainedBytes)/(1<<20), most.Name)}
+}
+
+// targetReplicationGate: with the reverse path, the target must be able to
+// hold the reverse slot (made at the end of the steps) and stream from it
+// once the reverse task starts after the flip: wal_level=logical, a free
+// slot unless the reverse slot is there already, and a free WAL sender.
+func (r *PaymentMigrationReconciler) targetReplicationGate(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) cutover.Gate {
+	db := s.db(pm, naming.Target)
+	settings, err := s.sql.ReplicationSettings(ctx, db)
+	if err != nil {
+		return cutover.Gate{Name: targetReplicationGateName, State: cutover.Unknown, Message: err.Error()}
+	}
+	exists, err := s.sql.SlotExists(ctx, db, naming.New(pm.Spec.EnvironmentSuffix).ReverseSlot())
+	if err != nil {
+		return cutover.Gate{Name: targetReplicationGateName, State: cutover.Unknown, Message: err.Error()}
+	}
+	return targetReplication(settings, exists)
+}
+
+const targetReplicationGateName = "target logical replication"
+
+// targetReplication judges the target's settings (see targetReplicationGate).
+// A shortfall fails the gate: nothing the operator waits for will fix it.
+func targetReplication(s pgcatalog.Settings, reverseSlotExists bool) cutover.Gate {
+	fail := func(format string, args ...any) cutover.Gate {
+		return cutover.Gate{Name: targetReplicationGateName, State: cutover.Fail, Message: fmt.Sprintf(format, args...) +
+			"; the reverse path needs it (fix the target's parameter group, or set spec.cutover.reversePath to false before approving)"}
+	}
+	needSlots := 1
+	if reverseSlotExists {
+		needSlots = 0
+	}
+	freeSlots, freeSenders := s.MaxReplicationSlots-s.UsedReplicationSlots, s.MaxWALSenders-s.UsedWALSenders
+	switch {
+	case s.WALLevel != "logical":
+		return fail("wal_level is %s on the target, not logical (rds.logical_replication=1, applied by a reboot)", orUnknownLevel(s.WALLevel))
+	case freeSlots < needSlots:
+		return fail("%d of max_replication_slots=%d in use on the target, the reverse slot needs 1 free", s.UsedReplicationSlots, s.MaxReplicationSlots)
+	case freeSenders < 1:
+		return fail("%d of max_wal_senders=%d in use on the target, the reverse task needs 1 free", s.UsedWALSenders, s.MaxWALSenders)
+	}
+	slot := "the reverse slot is made at the end of the steps"
+	if reverseSlotExists {
+		slot = "the reverse slot exists"
+	}
+	return cutover.Gate{Name: targetReplicationGateName, State: cutover.Pass, Message: fmt.Sprintf(
+		"wal_level=logical; %s; %d of %d replication slots and %d of %d WAL senders free", slot, freeSlots, s.MaxReplicationSlots, freeSenders, s.MaxWALSenders)}
+}
+
+func orUnknownLevel(v string) string {
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }
 
 // validationGate: no record failed or suspended validation. Under a steady

@@ -507,6 +507,9 @@ func TestCutoverStepsOnAReplicatingPair(t *testing.T) {
 		if !exists() {
 			t.Error("SlotExists does not see the slot")
 		}
+		if st, err := r.ReplicationSettings(ctx, p.target); err != nil || st.WALLevel != "logical" || st.UsedReplicationSlots < 1 || st.MaxReplicationSlots < st.UsedReplicationSlots || st.MaxWALSenders < 1 {
+			t.Errorf("ReplicationSettings = %+v, %v; want wal_level logical and the slot counted", st, err)
+		}
 		// LogicalSlots lists it, not read from (no walsender), WAL reserved.
 		slots, err := r.LogicalSlots(ctx, p.target)
 		if err != nil {

@@ -66,6 +66,20 @@ func inspect(ctx context.Context, conn *pgx.Conn, req InspectRequest) (pgcatalog
 	return cat, err
 }
 
+// ReplicationSettings reads db's replication settings and their use, the
+// part of Inspect the cutover's gates need on every reconcile.
+func (d *Direct) ReplicationSettings(ctx context.Context, db Database) (pgcatalog.Settings, error) {
+	var s pgcatalog.Settings
+	err := d.withSession(ctx, db, func(conn *pgx.Conn) error {
+		var err error
+		if s, err = settings(ctx, conn); err != nil {
+			return fmt.Errorf("%s database: %w", db.Side, err)
+		}
+		return nil
+	})
+	return s, err
+}
+
 func settings(ctx context.Context, conn *pgx.Conn) (pgcatalog.Settings, error) {
 	var s pgcatalog.Settings
 	var slots, senders string

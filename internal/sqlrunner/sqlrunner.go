@@ -97,6 +97,9 @@ type Runner interface {
 	// holds an xid, among client backends other than the caller's; 0 when
 	// there is none.
 	LongestWriteTransaction(ctx context.Context, db Database) (time.Duration, error)
+	// ReplicationSettings reads wal_level and the replication slots and WAL
+	// senders configured and in use on db's server.
+	ReplicationSettings(ctx context.Context, db Database) (pgcatalog.Settings, error)
 	// LogicalSlots lists the logical replication slots of db's database (on
 	// the source, the DMS task's).
 	LogicalSlots(ctx context.Context, db Database) ([]Slot, error)

@@ -16,6 +16,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/pgcatalog"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/test/testenv"
 )
@@ -306,6 +307,41 @@ func TestApprovalIsHeldWhileTheSourceSlotHasLostWAL(t *testing.T) {
 	if s, tg, _ := cloud.route53.routes("TapStacklostslot"); s != 100 || tg != 0 {
 		t.Errorf("traffic moved while held: %d/%d", s, tg)
 	}
+}
+
+// A target that cannot carry the reverse path (wal_level not logical) holds
+// the approval on its gate, naming the setting, before anything moves or a
+// slot is made; once it is fixed the held approval goes ahead.
+func TestApprovalIsHeldWhileTheTargetCannotCarryTheReversePath(t *testing.T) {
+	pm := cutoverMigration("tgtwal")
+	pm.Spec.Cutover.ReversePath = ptr.To(true)
+	key := createForTest(t, pm)
+	waitLong(t, key, "Replicating", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condition(pm, paymentsv1alpha1.ConditionCutoverReady).Status == metav1.ConditionTrue
+	})
+	if c := condition(waitLong(t, key, "gates", func(*paymentsv1alpha1.PaymentMigration) bool { return true }), paymentsv1alpha1.ConditionCutoverReady); !strings.Contains(c.Message, "PASS target logical replication: wal_level=logical") {
+		t.Errorf("CutoverReady has no target replication line:\n%s", c.Message)
+	}
+	target := outputsOf("TapStacktgtwal")["TargetDbSecretArn"]
+	cloud.sql.mu.Lock()
+	cloud.sql.settings[target] = pgcatalog.Settings{WALLevel: "replica", MaxReplicationSlots: 10, MaxWALSenders: 10}
+	cloud.sql.mu.Unlock()
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	got := waitLong(t, key, "held on the target replication gate", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "Held" && pm.Status.Cutover.Reason == "GatesNotPassing"
+	})
+	if c := condition(got, paymentsv1alpha1.ConditionCutoverReady); !strings.Contains(c.Message, "FAIL target logical replication: wal_level is replica on the target") {
+		t.Errorf("CutoverReady does not name the target's wal_level:\n%s", c.Message)
+	}
+	if s, tg, _ := cloud.route53.routes("TapStacktgtwal"); s != 100 || tg != 0 || cloud.sql.state(target).slot {
+		t.Errorf("traffic moved (%d/%d) or a slot was made while held", s, tg)
+	}
+	// The parameter fixed (and applied), the held approval goes ahead.
+	cloud.sql.mu.Lock()
+	delete(cloud.sql.settings, target)
+	cloud.sql.mu.Unlock()
+	waitLong(t, key, "Completed once the target is fixed", func(pm *paymentsv1alpha1.PaymentMigration) bool { return cutoverState(pm) == "Completed" })
+	checkJournal(t, "TapStacktgtwal", true)
 }
 
 // A drain that never completes (the watermark never reaches the target)

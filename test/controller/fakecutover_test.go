@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/tapstack/payment-migration-operator/internal/pgcatalog"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 )
 
@@ -289,6 +290,17 @@ func (f *fakeSQL) SlotExists(_ context.Context, db sqlrunner.Database, _ string)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.db(db.SecretARN).slot, nil
+}
+
+// ReplicationSettings: room for the reverse slot and task, unless a test
+// set a database's settings.
+func (f *fakeSQL) ReplicationSettings(_ context.Context, db sqlrunner.Database) (pgcatalog.Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.settings[db.SecretARN]; ok {
+		return s, nil
+	}
+	return sourceCatalog().Settings, nil
 }
 
 func (f *fakeSQL) LongestWriteTransaction(context.Context, sqlrunner.Database) (time.Duration, error) {

@@ -22,11 +22,13 @@ type fakeSQL struct {
 	// slots overrides the logical slots a database shows (secret ARN ->
 	// slots); by default one active, healthy slot.
 	slots map[string][]sqlrunner.Slot
-	log   []string
+	// settings overrides a database's replication settings (secret ARN).
+	settings map[string]pgcatalog.Settings
+	log      []string
 }
 
 func newFakeSQL() *fakeSQL {
-	return &fakeSQL{created: map[string]bool{}, applied: map[string]int{}, sourceErr: map[string]error{}, dbs: map[string]*fakeDB{}, stuck: map[string]bool{}, slots: map[string][]sqlrunner.Slot{}}
+	return &fakeSQL{created: map[string]bool{}, applied: map[string]int{}, sourceErr: map[string]error{}, dbs: map[string]*fakeDB{}, stuck: map[string]bool{}, slots: map[string][]sqlrunner.Slot{}, settings: map[string]pgcatalog.Settings{}}
 }
 
 func sourceCatalog() pgcatalog.Catalog {
