@@ -72,6 +72,14 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		Paused:          pm.Spec.Replication.Paused || forwardTaskHeld(pm) || repl.StoppedForStackUpdate,
 		Recorded:        repl.StartedAt != nil && repl.StartedTaskARN == taskARN,
 	}
+	switch {
+	case pm.Spec.Replication.Paused:
+		in.Holder = replication.HeldByUser
+	case repl.StoppedForStackUpdate:
+		in.Holder = replication.HeldForStackUpdate
+	case forwardTaskHeld(pm):
+		in.Holder = replication.HeldAtFlip
+	}
 	if replication.NeedStartTag(task) {
 		if in.StartTag, err = rep.StartTag(ctx, taskARN); err != nil {
 			st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "TaskReadFailed", err.Error())
@@ -79,17 +87,6 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		}
 	}
 	decision := replication.DecideTask(in)
-	switch {
-	case pm.Spec.Replication.Paused:
-	case repl.StoppedForStackUpdate && (decision.Reason == "Paused" || decision.Reason == "Pausing"):
-		decision.Reason = "StoppedForStackUpdate"
-		decision.Message = "the stack update modifies the DMS task, which DMS changes only when stopped: the task stops for it and resumes when the update ends"
-	case decision.Reason == "Paused":
-		// Not the user's pause: the cutover stopped the forward task at the
-		// flip, and nothing may resume it (the target takes the writes now).
-		decision.Reason = "StoppedAtFlip"
-		decision.Message = "the cutover stopped the forward task at the flip: the target takes the writes, and the task stays stopped"
-	}
 	if decision.Record {
 		now := metav1.NewTime(r.now())
 		repl.StartedAt, repl.StartedTaskARN = &now, taskARN

@@ -77,8 +77,9 @@ type TaskInputs struct {
 	Task Task
 	// PreflightPassed gates the first start.
 	PreflightPassed bool
-	// Paused is spec.replication.paused.
+	// Paused: the task must stay stopped, for the reason Holder gives.
 	Paused bool
+	Holder Holder
 	// Recorded is true when the migration's status records the first start
 	// of this very task (status.replication.startedTaskARN is its ARN). The
 	// record is written before the task is tagged and started.
@@ -86,6 +87,42 @@ type TaskInputs struct {
 	// StartTag is the value of the task's StartTagKey tag, "" when it has
 	// none. It is read only when NeedStartTag says the decision depends on it.
 	StartTag string
+}
+
+// Holder is who keeps a paused task stopped; the condition says so.
+type Holder int
+
+const (
+	// HeldByUser: spec.replication.paused.
+	HeldByUser Holder = iota
+	// HeldForStackUpdate: a stack update modifies the task, which DMS
+	// changes only while it is stopped.
+	HeldForStackUpdate
+	// HeldAtFlip: the cutover stopped the forward task at the flip; the
+	// target takes the writes, and nothing may resume it.
+	HeldAtFlip
+)
+
+// pausedDecision is the decision for a paused task, worded for its holder;
+// stopping when the task still runs and is being stopped.
+func pausedDecision(in TaskInputs, stopping bool) TaskDecision {
+	var d TaskDecision
+	switch {
+	case in.Holder == HeldForStackUpdate:
+		d = TaskDecision{Reason: "StoppedForStackUpdate", Message: "the stack update modifies the DMS task, which DMS changes only when stopped: the task stops for it and resumes when the update ends"}
+	case in.Holder == HeldAtFlip:
+		d = TaskDecision{Reason: "StoppedAtFlip", Message: "the cutover stopped the forward task at the flip: the target takes the writes, and the task stays stopped"}
+	case stopping:
+		d = TaskDecision{Reason: "Pausing", Message: "spec.replication.paused is set: stopping the task"}
+	case in.Task.Status == StatusStopped:
+		d = TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task stays stopped"}
+	default:
+		d = TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task is not started"}
+	}
+	if stopping {
+		d.Action, d.Busy, d.Record = StopTask, true, !in.Recorded
+	}
+	return d
 }
 
 // RanBefore reports whether DMS's own record shows the task has run: a start
@@ -141,7 +178,7 @@ func DecideTask(in TaskInputs) TaskDecision {
 		return TaskDecision{Reason: "TaskDeleting", Message: "DMS task is being deleted"}
 	case StatusRunning:
 		if in.Paused {
-			return TaskDecision{Action: StopTask, Reason: "Pausing", Message: "spec.replication.paused is set: stopping the task", Busy: true, Record: !in.Recorded}
+			return pausedDecision(in, true)
 		}
 		return TaskDecision{Running: true, Reason: "TaskRunning", Message: runningMessage(t), Record: !in.Recorded}
 	case StatusReady, StatusStopped:
@@ -159,10 +196,8 @@ func decideIdleTask(in TaskInputs) TaskDecision {
 	t := in.Task
 	ran := RanBefore(t)
 	switch {
-	case in.Paused && t.Status == StatusStopped:
-		return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task stays stopped"}
 	case in.Paused:
-		return TaskDecision{Reason: "Paused", Message: "spec.replication.paused is set: the task is not started"}
+		return pausedDecision(in, false)
 	case strings.Contains(t.StopReason, "FULL_LOAD_ONLY_FINISHED"):
 		return TaskDecision{Reason: "FullLoadFinished", Message: "the full-load-only task finished"}
 	case strings.Contains(t.StopReason, "FATAL_ERROR"):

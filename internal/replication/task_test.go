@@ -424,3 +424,27 @@ func TestFullLoadDone(t *testing.T) {
 		})
 	}
 }
+
+// A paused task says who holds it, whatever its status, and is stopped
+// (never started or resumed) whoever it is.
+func TestAPausedTaskSaysWhoHoldsIt(t *testing.T) {
+	for _, tc := range []struct {
+		holder Holder
+		status string
+		want   string
+		stop   bool
+	}{
+		{HeldByUser, StatusRunning, "Pausing", true},
+		{HeldByUser, StatusStopped, "Paused", false},
+		{HeldByUser, StatusReady, "Paused", false},
+		{HeldForStackUpdate, StatusRunning, "StoppedForStackUpdate", true},
+		{HeldForStackUpdate, StatusStopped, "StoppedForStackUpdate", false},
+		{HeldAtFlip, StatusRunning, "StoppedAtFlip", true},
+		{HeldAtFlip, StatusStopped, "StoppedAtFlip", false},
+	} {
+		d := DecideTask(TaskInputs{Task: Task{Status: tc.status, EverStarted: tc.status != StatusReady}, Paused: true, Holder: tc.holder, PreflightPassed: true, Recorded: true})
+		if d.Reason != tc.want || (d.Action == StopTask) != tc.stop || (d.Action != StopTask && d.Action != NoAction) || d.Running {
+			t.Errorf("holder %d, task %s: %s %s (%s), want %s, stop=%t", tc.holder, tc.status, d.Action, d.Reason, d.Message, tc.want, tc.stop)
+		}
+	}
+}
