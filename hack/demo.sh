@@ -74,8 +74,12 @@ echo "AWS endpoint: $endpoint"
 export AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-step "starting a local control plane with the PaymentMigration CRD"
-"$work/controlplane" --write-kubeconfig "$work/kubeconfig" --crd-dir config/crd/bases >"$work/controlplane.log" 2>&1 &
+step "starting a local control plane with the PaymentMigration CRD and the approval webhook"
+# The API server calls the manager's admission webhook (config/webhook) on a
+# local port, with a certificate the control plane generates; the manager
+# serves it with the flags the control plane writes.
+"$work/controlplane" --write-kubeconfig "$work/kubeconfig" --crd-dir config/crd/bases \
+  --webhook-config config/webhook/manifests.yaml --write-webhook-flags "$work/webhook.flags" >"$work/controlplane.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   grep -q "ready" "$work/controlplane.log" 2>/dev/null && break
@@ -85,10 +89,22 @@ done
 kubectl get crd paymentmigrations.payments.tapstack.io
 
 step "starting the manager (AWS calls go to the emulator through the SDK's standard settings)"
-KUBECONFIG=$work/kubeconfig "$work/manager" --metrics-bind-address=0 --health-probe-bind-address=0 \
+mapfile -t webhook_flags <"$work/webhook.flags"
+KUBECONFIG=$work/kubeconfig "$work/manager" --metrics-bind-address=0 --health-probe-bind-address=0 "${webhook_flags[@]}" \
   --s3-path-style --requeue-fast=1s --sample-full-load=2s --sample-replicating=5s --sample-validation=5s \
   >"$work/manager.log" 2>&1 &
 pids+=($!)
+# The webhook's failurePolicy is Fail: until the manager serves it, the API
+# server refuses every write of a PaymentMigration.
+webhook_host=$(sed -n 's/^--webhook-host=//p' "$work/webhook.flags")
+webhook_port=$(sed -n 's/^--webhook-port=//p' "$work/webhook.flags")
+served=""
+for _ in $(seq 1 120); do
+  if (exec 3<>"/dev/tcp/$webhook_host/$webhook_port") 2>/dev/null; then served=1; break; fi
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/manager.log"; exit 1; }
+  sleep 0.25
+done
+[[ -n $served ]] || { echo "demo: the manager does not serve its webhook on $webhook_host:$webhook_port"; tail -n 20 "$work/manager.log"; exit 1; }
 
 step "the template the operator will deploy: tapstack synth -f config/samples/payments_v1alpha1_paymentmigration.yaml"
 "$work/tapstack" synth -f config/samples/payments_v1alpha1_paymentmigration.yaml -o "$work/tapstack.json"
@@ -183,6 +199,7 @@ condition CutoverReady
 
 step "kubectl patch pm payments-pr6185 --type merge -p '{\"spec\":{\"cutover\":{\"approved\":true}}}'   (steps 10/25/50/100 %, the freeze, the writer flip)"
 kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"cutover":{"approved":true}}}'
+kubectl get pm payments-pr6185 -o jsonpath='{"  approved by (stamped by the admission webhook): "}{.metadata.annotations.payments\.tapstack\.io/approved-by}{" at "}{.metadata.annotations.payments\.tapstack\.io/approved-at}{"\n"}'
 wait_for '{.status.cutover.state}' "Completed"
 sleep 3 # the service writes to the target now
 kill "$counter" 2>/dev/null || true
@@ -222,6 +239,9 @@ aws --endpoint-url "$endpoint" dms describe-replication-tasks \
 step "bad input is refused by the API server, naming the field"
 kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"cutover":{"steps":[10,50]}}}' || true
 kubectl patch pm payments-pr6185 --type merge -p '{"spec":{"environmentSuffix":"other"}}' || true
+step "the approver cannot be rewritten: the webhook keeps the stamp and says so"
+kubectl annotate pm payments-pr6185 --overwrite payments.tapstack.io/approved-by=mallory
+kubectl get pm payments-pr6185 -o jsonpath='{"  approved by: "}{.metadata.annotations.payments\.tapstack\.io/approved-by}{"\n"}'
 
 if [[ -n ${DEMO_KEEP:-} ]]; then
   step "running until Ctrl-C; in another terminal:"

@@ -1,7 +1,9 @@
 // Command controlplane runs a local Kubernetes control plane (kube-apiserver and
 // etcd, as envtest starts them) with the project's CRDs installed, writes an admin
 // kubeconfig, and serves until interrupted. The demo and manual experiments use
-// it in place of a cluster.
+// it in place of a cluster. With --webhook-config it also installs admission
+// webhooks, pointed at a local port with a certificate it generates, and
+// writes the manager flags that serve them there.
 package main
 
 import (
@@ -25,6 +27,8 @@ func run() error {
 	kubeconfig := flag.String("write-kubeconfig", "", "Where to write the admin kubeconfig (required).")
 	var crdDirs multiFlag
 	flag.Var(&crdDirs, "crd-dir", "Directory of CRDs to install (repeatable).")
+	webhookConfig := flag.String("webhook-config", "", "Webhook configurations to install (config/webhook/manifests.yaml), called on a local port.")
+	webhookFlags := flag.String("write-webhook-flags", "", "Where to write the manager's flags that serve the webhooks of --webhook-config, one a line.")
 	flag.Parse()
 	if *kubeconfig == "" {
 		return fmt.Errorf("--write-kubeconfig is required")
@@ -32,8 +36,14 @@ func run() error {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return fmt.Errorf("KUBEBUILDER_ASSETS is not set (hack/envtest-bins.sh prints it)")
 	}
+	if (*webhookConfig == "") != (*webhookFlags == "") {
+		return fmt.Errorf("--webhook-config and --write-webhook-flags go together")
+	}
 
 	env := &envtest.Environment{CRDDirectoryPaths: crdDirs, ErrorIfCRDPathMissing: true}
+	if *webhookConfig != "" {
+		env.WebhookInstallOptions.Paths = []string{*webhookConfig}
+	}
 	if _, err := env.Start(); err != nil {
 		_ = env.Stop() // Start can fail with etcd and kube-apiserver already running
 		return fmt.Errorf("starting control plane: %w", err)
@@ -50,6 +60,13 @@ func run() error {
 	}
 	if err := os.WriteFile(*kubeconfig, cfg, 0o600); err != nil {
 		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+	if *webhookFlags != "" {
+		w := env.WebhookInstallOptions
+		flags := fmt.Sprintf("--webhook-host=%s\n--webhook-port=%d\n--webhook-cert-dir=%s\n", w.LocalServingHost, w.LocalServingPort, w.LocalServingCertDir)
+		if err := os.WriteFile(*webhookFlags, []byte(flags), 0o600); err != nil {
+			return fmt.Errorf("writing the webhook flags: %w", err)
+		}
 	}
 	fmt.Println("control plane ready; kubeconfig:", *kubeconfig)
 
