@@ -197,10 +197,16 @@ type PaymentMigrationReconciler struct {
 	wake chan event.GenericEvent
 }
 
-// +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// The reconciler's RBAC is what its requests need, no more (test/install
+// records them through a migration's phases and fails on a grant nothing
+// uses): the cache lists and watches PaymentMigrations, the API reader gets
+// them, the finalizer goes on and off by patch, status is written by patch,
+// and Events go through events.k8s.io. It owns no Kubernetes object (so no
+// finalizers subresource) and reads no Secret: the databases' credentials
+// are in AWS Secrets Manager. Leader election and the metrics endpoint's
+// checks are config/rbac's own Roles.
+// +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one PaymentMigration a step toward its spec.
