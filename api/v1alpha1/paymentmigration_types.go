@@ -69,6 +69,8 @@ type PaymentMigrationSpec struct {
 	Cutover CutoverSpec `json:"cutover"`
 	// +optional
 	Alerts AlertsSpec `json:"alerts,omitempty"`
+	// +optional
+	IAM IAMSpec `json:"iam,omitempty"`
 
 	// DeletionPolicy says what deleting the PaymentMigration does to AWS: Delete
 	// empties the buckets and deletes the stack (dev/test); Snapshot deletes the
@@ -603,6 +605,30 @@ type AlertsSpec struct {
 	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
 	// +optional
 	Email string `json:"email,omitempty"`
+}
+
+// IAMSpec is how the stack's own IAM is bounded. Both fields are optional;
+// `tapstack policy` prints the policies that go with them.
+type IAMSpec struct {
+	// PermissionsBoundaryARN is an IAM managed policy set as the permissions
+	// boundary of every IAM role the stack creates, so that no role of the
+	// migration can be granted more than the policy allows. Accounts that let
+	// the operator create roles only under a boundary (iam:PermissionsBoundary
+	// in its policy) need it.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws(-[a-z]+)*:iam::([0-9]{12}|aws):policy/([!-~]+/)*[A-Za-z0-9+=,.@_-]{1,128}$')",message="iam.permissionsBoundaryARN must be the ARN of an IAM managed policy, arn:<partition>:iam::<account id or aws>:policy/[<path>/]<name>"
+	// +optional
+	PermissionsBoundaryARN string `json:"permissionsBoundaryARN,omitempty"`
+
+	// StackRoleARN is the CloudFormation service role the stack is created and
+	// updated with: CloudFormation then creates the stack's resources with that
+	// role's permissions instead of the manager's, and the manager only needs
+	// iam:PassRole on it. CloudFormation keeps using the last role a stack was
+	// given when the field is removed.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([!-~]+/)*[A-Za-z0-9+=,.@_-]{1,64}$')",message="iam.stackRoleARN must be the ARN of an IAM role, arn:<partition>:iam::<account id>:role/[<path>/]<name>"
+	// +optional
+	StackRoleARN string `json:"stackRoleARN,omitempty"`
 }
 
 // Phase is the one-word summary shown by kubectl; conditions carry the detail.
