@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/iam"
 	"github.com/awslabs/goformation/v7/cloudformation/policies"
 	"github.com/awslabs/goformation/v7/cloudformation/rds"
 	"github.com/awslabs/goformation/v7/cloudformation/route53"
@@ -18,12 +19,28 @@ import (
 // a rule that must hold for every resource is enforced once here instead of being
 // remembered by every layer (and forgotten by the next resource someone adds).
 
-func applyAspects(t *cloudformation.Template, stackTags map[string]string, deletion v1alpha1.DeletionPolicy) {
+func applyAspects(t *cloudformation.Template, spec v1alpha1.PaymentMigrationSpec) {
 	encryptBuckets(t)
-	tagResources(t, stackTags)
+	tagResources(t, spec.Tags)
+	boundRoles(t, spec.IAM.PermissionsBoundaryARN)
 	makeDestroyable(t)
-	if deletion == v1alpha1.DeletionPolicySnapshot {
+	if spec.DeletionPolicy == v1alpha1.DeletionPolicySnapshot {
 		keepData(t)
+	}
+}
+
+// boundRoles sets the permissions boundary on every role of the stack, so
+// that a role a layer adds cannot escape it. Accounts that delegate role
+// creation under a boundary (iam:PermissionsBoundary in the creator's policy)
+// refuse CreateRole without it. An empty arn leaves the roles unbounded.
+func boundRoles(t *cloudformation.Template, arn string) {
+	if arn == "" {
+		return
+	}
+	for _, r := range t.Resources {
+		if role, ok := r.(*iam.Role); ok {
+			role.PermissionsBoundary = &arn
+		}
 	}
 }
 

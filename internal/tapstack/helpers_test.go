@@ -53,8 +53,9 @@ var variants = []variant{
 		s.Network.AvailabilityZones = []string{"us-east-1a", "us-east-1b"}
 		s.Alerts.Email = ""
 	}},
-	{"cdc-only-no-validation-kms-minor-version", func(s *v1alpha1.PaymentMigrationSpec) {
+	{"cdc-only-no-validation-kms-boundary-minor-version", func(s *v1alpha1.PaymentMigrationSpec) {
 		s.Replication.MigrationType = v1alpha1.MigrationTypeCDC
+		s.IAM.PermissionsBoundaryARN = testBoundary
 		s.Replication.Validation = ptr(false)
 		s.Database.KMSKeyID = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 		s.Database.EngineVersion = "14.17"

@@ -7,6 +7,7 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/s3"
 	"github.com/awslabs/goformation/v7/cloudformation/tags"
 
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 )
 
@@ -90,7 +91,7 @@ func TestEncryptionAspectEncryptsAnUnencryptedBucket(t *testing.T) {
 	tmpl.Resources["KMS"] = &s3.Bucket{BucketEncryption: &s3.Bucket_BucketEncryption{
 		ServerSideEncryptionConfiguration: []s3.Bucket_ServerSideEncryptionRule{{
 			ServerSideEncryptionByDefault: &s3.Bucket_ServerSideEncryptionByDefault{SSEAlgorithm: "aws:kms"}}}}}
-	applyAspects(tmpl, map[string]string{"Environment": "dev"}, "")
+	applyAspects(tmpl, v1alpha1.PaymentMigrationSpec{Tags: map[string]string{"Environment": "dev"}})
 	d := rendered(t, mustTemplate(t, tmpl))
 	mustEqual(t, "forgotten bucket", at(d.props(t, "Forgotten"), "BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault", "SSEAlgorithm"), "AES256")
 	mustEqual(t, "bucket with its own choice", at(d.props(t, "KMS"), "BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault", "SSEAlgorithm"), "aws:kms")
@@ -99,7 +100,7 @@ func TestEncryptionAspectEncryptsAnUnencryptedBucket(t *testing.T) {
 func TestTaggingAspectKeepsOwnTagsAndLetsStackTagsWin(t *testing.T) {
 	tmpl := cloudformation.NewTemplate()
 	tmpl.Resources["B"] = &s3.Bucket{Tags: []tags.Tag{{Key: "Name", Value: "mine"}, {Key: "Environment", Value: "overridden"}}}
-	applyAspects(tmpl, map[string]string{"Environment": "dev", "CostCenter": "payments"}, "")
+	applyAspects(tmpl, v1alpha1.PaymentMigrationSpec{Tags: map[string]string{"Environment": "dev", "CostCenter": "payments"}})
 	d := rendered(t, mustTemplate(t, tmpl))
 	mustEqual(t, "tags", d.props(t, "B")["Tags"], []any{
 		map[string]any{"Key": "CostCenter", "Value": "payments"},

@@ -1,9 +1,10 @@
 // Package tapstack synthesizes the CloudFormation template of a PaymentMigration:
 // one pure function from a defaulted spec (and the region the controller resolved)
 // to the whole TapStack, rendered byte-identically for the same input. Resources
-// are typed goformation structs, grouped by layer, one file per layer; two passes
+// are typed goformation structs, grouped by layer, one file per layer; passes
 // over the finished template (aspects.go) then apply what must hold everywhere:
-// tags, encryption of every bucket, and destroyable deletion policies.
+// tags, encryption of every bucket, the permissions boundary of every role,
+// and destroyable deletion policies.
 package tapstack
 
 import (
@@ -43,7 +44,7 @@ func Synthesize(spec v1alpha1.PaymentMigrationSpec, region string) (*Template, e
 	} {
 		layer()
 	}
-	applyAspects(b.t, spec.Tags, spec.DeletionPolicy)
+	applyAspects(b.t, spec)
 	return newTemplate(b.t)
 }
 
