@@ -15,7 +15,7 @@ func TestApproverIsTheAdmissionStampOnly(t *testing.T) {
 	stamp := map[string]string{approval.AnnotationApprovedBy: "alice", approval.AnnotationApprovedAt: "2026-03-01T09:00:00Z"}
 	managed := []metav1.ManagedFieldsEntry{{
 		Manager: "alice-says-so", Operation: metav1.ManagedFieldsOperationUpdate,
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:cutover":{"f:approved":{}}}}`)},
+		FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:cutover":{"f:approved":{}}}}`),
 	}}
 	cases := []struct {
 		name        string
