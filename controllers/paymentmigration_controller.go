@@ -307,7 +307,10 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 		// No change set replaces or removes a database, a bucket, a secret
 		// or a DMS resource unless the annotation names it, and the stack
 		// policy makes CloudFormation refuse it too.
-		Guard: r.updateGuard(ctx, pm, st, aws, stackplan.ReplacementGuard(allowed)), StackPolicy: stackplan.StackPolicy(allowed)}
+		Guard: r.updateGuard(ctx, pm, st, aws, stackplan.ReplacementGuard(allowed)), StackPolicy: stackplan.StackPolicy(allowed),
+		// With a service role CloudFormation creates the resources with the
+		// role's permissions, not the manager's (tapstack policy).
+		RoleARN: pm.Spec.IAM.StackRoleARN}
 	if obs.Exists {
 		stack.ID, stack.Status = obs.ID, obs.Status
 		if outs := nonEmpty(obs.Outputs); outs != nil || !taskOutlivesStackChange(obs.Status) {

@@ -81,6 +81,12 @@ type Desired struct {
 	// StackPolicy, when set, is the stack policy: sent with CreateStack, and
 	// set again before each change set is executed.
 	StackPolicy string
+	// RoleARN, when set, is the CloudFormation service role: CloudFormation
+	// creates, updates and deletes the stack's resources with its permissions
+	// instead of the caller's. It goes with CreateStack and every change set;
+	// the calls that take no role (DeleteStack, the adoption's UpdateStack)
+	// use the role the stack was last given.
+	RoleARN string
 }
 
 // UpdateResult is what Update achieved in this call. Updates go through change
@@ -213,6 +219,9 @@ func (c *Client) Create(ctx context.Context, d Desired) error {
 	if d.StackPolicy != "" {
 		in.StackPolicyBody = aws.String(d.StackPolicy)
 	}
+	if d.RoleARN != "" {
+		in.RoleARN = aws.String(d.RoleARN)
+	}
 	if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 		return err
 	}
@@ -264,6 +273,10 @@ func (c *Client) Update(ctx context.Context, stackID string, d Desired) (UpdateR
 			Capabilities:  []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
 			Tags:          stackTags(d.Tags),
 			Parameters:    stackParameters(d.Parameters),
+		}
+		if d.RoleARN != "" {
+			// Executing the change set associates the role with the stack.
+			in.RoleARN = aws.String(d.RoleARN)
 		}
 		if err := c.setTemplate(ctx, d, &in.TemplateBody, &in.TemplateURL); err != nil {
 			return "", err
