@@ -39,10 +39,11 @@ const maxActionsPerReconcile = 32
 // CutoverHooks lets tests stop the manager between two actions of a
 // cutover (the crash-safety suite). Nil in production.
 type CutoverHooks struct {
-	// BeforeAction and AfterAction are called around every action; an error
-	// ends the reconcile there, as a crash would.
-	BeforeAction func(pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error
-	AfterAction  func(pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error
+	// BeforeAction and AfterAction are called around every action, with the
+	// reconcile's context (which ends when the manager stops); an error ends
+	// the reconcile there, as a crash would.
+	BeforeAction func(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error
+	AfterAction  func(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error
 }
 
 // ErrStopped is what a hook returns to end a reconcile like a crash.
@@ -154,14 +155,14 @@ func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *p
 			break
 		}
 		if h := r.CutoverHooks; h != nil && h.BeforeAction != nil {
-			if err := h.BeforeAction(pm, d.Action); err != nil {
+			if err := h.BeforeAction(ctx, pm, d.Action); err != nil {
 				return 0, err
 			}
 		}
 		started := r.now()
 		res := r.carryOut(ctx, pm, seams, spec, d.Action)
 		if h := r.CutoverHooks; h != nil && h.AfterAction != nil {
-			if err := h.AfterAction(pm, d.Action); err != nil {
+			if err := h.AfterAction(ctx, pm, d.Action); err != nil {
 				return 0, err
 			}
 		}

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,8 +55,8 @@ func (k *killSwitch) killedAt(name string) string {
 }
 
 func (k *killSwitch) hooks() *controllers.CutoverHooks {
-	check := func(after bool) func(pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error {
-		return func(pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error {
+	check := func(after bool) func(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error {
+		return func(_ context.Context, pm *paymentsv1alpha1.PaymentMigration, a cutover.Action) error {
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			p := k.plans[pm.Name]
@@ -408,27 +409,35 @@ func TestCutoverConvergesFromEveryKillPoint(t *testing.T) {
 					t.Fatalf("the kill point %d was never reached", at)
 				}
 				t.Logf("killed %s %s; converged to %s", map[bool]string{false: "before", true: "after"}[after], killed, pm.Status.Cutover.State)
-				checkJournal(t, "TapStack"+name, true)
-				out := outputsOf("TapStack" + name)
-				if !cloud.sql.state(out["SourceDbSecretArn"]).fenced {
-					t.Error("source not fenced at the end")
-				}
-				if s, tg, w := cloud.route53.routes("TapStack" + name); s != 0 || tg != 100 || !strings.HasPrefix(w, "rds-target-") {
-					t.Errorf("routes %d/%d %s", s, tg, w)
-				}
-				seen := map[string]int{}
-				for _, in := range pm.Status.Cutover.Intents {
-					seen[in.ID]++
-					if in.Finished == nil {
-						t.Errorf("intent %s not finished: %s", in.ID, in.Note)
-					}
-				}
-				for id, n := range seen {
-					if n > 1 {
-						t.Errorf("intent %s logged %d times", id, n)
-					}
-				}
+				checkCutoverConverged(t, name, pm)
 			})
+		}
+	}
+}
+
+// checkCutoverConverged checks a completed cutover of the migration whose
+// suffix is suffix: the effects in order, the source fenced, the writer and
+// the service tier on the target, and every intent logged once and finished.
+func checkCutoverConverged(t *testing.T, suffix string, pm *paymentsv1alpha1.PaymentMigration) {
+	t.Helper()
+	checkJournal(t, "TapStack"+suffix, true)
+	out := outputsOf("TapStack" + suffix)
+	if !cloud.sql.state(out["SourceDbSecretArn"]).fenced {
+		t.Error("source not fenced at the end")
+	}
+	if s, tg, w := cloud.route53.routes("TapStack" + suffix); s != 0 || tg != 100 || !strings.HasPrefix(w, "rds-target-") {
+		t.Errorf("routes %d/%d %s", s, tg, w)
+	}
+	seen := map[string]int{}
+	for _, in := range pm.Status.Cutover.Intents {
+		seen[in.ID]++
+		if in.Finished == nil {
+			t.Errorf("intent %s not finished: %s", in.ID, in.Note)
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("intent %s logged %d times", id, n)
 		}
 	}
 }
@@ -491,18 +500,27 @@ func TestAbortAfterTheFlipConvergesFromEveryKillPoint(t *testing.T) {
 					t.Fatalf("the kill point %d was never reached", at)
 				}
 				t.Logf("killed %s %s; converged to %s", map[bool]string{false: "before", true: "after"}[after], killed, pm.Status.Cutover.State)
-				checkReverseJournal(t, "TapStack"+name)
-				out := outputsOf("TapStack" + name)
-				if cloud.sql.state(out["SourceDbSecretArn"]).fenced || !cloud.sql.state(out["TargetDbSecretArn"]).fenced {
-					t.Error("after the rollback the source must take writes and the target must stay fenced")
-				}
-				if s, tg, w := cloud.route53.routes("TapStack" + name); s != 100 || tg != 0 || !strings.HasPrefix(w, "rds-source-") {
-					t.Errorf("routes %d/%d %s", s, tg, w)
-				}
-				if rev := cloud.dms.snapshot(out["ReverseDMSTaskArn"]); rev.starts != 1 {
-					t.Errorf("reverse task started %d times", rev.starts)
-				}
+				checkRollbackAfterFlipConverged(t, name)
 			})
 		}
+	}
+}
+
+// checkRollbackAfterFlipConverged checks a rollback after the flip of the
+// migration whose suffix is suffix: the effects in order, the source
+// writable, the target fenced, the writer on the source and the reverse
+// task started once.
+func checkRollbackAfterFlipConverged(t *testing.T, suffix string) {
+	t.Helper()
+	checkReverseJournal(t, "TapStack"+suffix)
+	out := outputsOf("TapStack" + suffix)
+	if cloud.sql.state(out["SourceDbSecretArn"]).fenced || !cloud.sql.state(out["TargetDbSecretArn"]).fenced {
+		t.Error("after the rollback the source must take writes and the target must stay fenced")
+	}
+	if s, tg, w := cloud.route53.routes("TapStack" + suffix); s != 100 || tg != 0 || !strings.HasPrefix(w, "rds-source-") {
+		t.Errorf("routes %d/%d %s", s, tg, w)
+	}
+	if rev := cloud.dms.snapshot(out["ReverseDMSTaskArn"]); rev.starts != 1 {
+		t.Errorf("reverse task started %d times", rev.starts)
 	}
 }

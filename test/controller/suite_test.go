@@ -33,7 +33,32 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	// With the admission webhooks, as installed: approvals are stamped with
 	// the approving user, and every write goes through them.
-	env, err := testenv.StartManagerWith(&controllers.PaymentMigrationReconciler{
+	// restart_test.go runs managers of its own for the migrations it labels
+	// isolatedLabel; the suite's manager leaves those alone.
+	env, err := testenv.StartManagerWith(newReconciler(kills.hooks()), testenv.Options{Webhooks: true, MigrationSelector: "!" + isolatedLabel})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer env.Stop()
+	// The tests read the API server itself, in every namespace, not the
+	// manager's cache.
+	if k8s, err = client.New(env.Config, client.Options{Scheme: env.Manager.GetScheme()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	restConfig = env.Config
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "manager log:", env.LogPath)
+	}
+	return code
+}
+
+// newReconciler is the reconciler every manager of the suite runs: the
+// scripted AWS, timings in milliseconds, and the given cutover hooks.
+func newReconciler(hooks *controllers.CutoverHooks) *controllers.PaymentMigrationReconciler {
+	return &controllers.PaymentMigrationReconciler{
 		AWS:        cloud.factory(),
 		Synthesize: controllers.SynthesizeTapStack,
 		Timing: controllers.Timing{Fast: 50 * time.Millisecond, Slow: time.Hour, FullLoad: 50 * time.Millisecond,
@@ -41,20 +66,8 @@ func run(m *testing.M) int {
 		DefaultRegion:    defaultRegion,
 		Workers:          4,
 		ReconcileTimeout: reconcileTimeout,
-		CutoverHooks:     kills.hooks(),
-	}, testenv.Options{Webhooks: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		CutoverHooks:     hooks,
 	}
-	defer env.Stop()
-	k8s = env.Manager.GetClient()
-	restConfig = env.Config
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintln(os.Stderr, "manager log:", env.LogPath)
-	}
-	return code
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -45,6 +48,10 @@ type Options struct {
 	// failurePolicy is Fail: until something serves them, the API server
 	// refuses every create and update of a PaymentMigration.
 	Webhooks bool
+	// MigrationSelector limits the PaymentMigrations the manager's cache
+	// holds, and so reconciles, to those its label selector matches; every
+	// one when empty.
+	MigrationSelector string
 }
 
 // StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS
@@ -139,6 +146,14 @@ func StartManagerWith(r *controllers.PaymentMigrationReconciler, o Options) (*Ma
 	opts := ctrl.Options{Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}}
 	if o.Webhooks {
 		opts.WebhookServer = webhook.NewServer(cp.WebhookServer())
+	}
+	if o.MigrationSelector != "" {
+		sel, err := labels.Parse(o.MigrationSelector)
+		if err != nil {
+			cp.Stop()
+			return nil, fmt.Errorf("the migration selector: %w", err)
+		}
+		opts.Cache.ByObject = map[client.Object]cache.ByObject{&paymentsv1alpha1.PaymentMigration{}: {Label: sel}}
 	}
 	mgr, err := ctrl.NewManager(cp.Config, opts)
 	if err != nil {
