@@ -12,11 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/workload"
 )
 
@@ -240,4 +242,72 @@ func TestCutoverRollsBackOnALagBreachThenCompletesAt1000PerSecond(t *testing.T) 
 	ledger := seeded.Ledger
 	ledger.Merge(report.Ledger)
 	checkLedger(t, "target after the rollback and the second attempt", target, ledger)
+}
+
+// TestAFreezeWhoseWatermarkNeverArrivesRollsBackOnRealDatabases: the
+// target's apply of the forward path fails on the watermark row (a trigger
+// raising on it, as a broken target would), so the drain never sees it; at
+// freezeTimeoutSeconds the cutover rolls back, the source's fence is lifted
+// and its sessions reconnect writable, the reverse slot made before the
+// freeze is dropped, and the service writes on the source again.
+func TestAFreezeWhoseWatermarkNeverArrivesRollsBackOnRealDatabases(t *testing.T) {
+	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "freezeout", Namespace: "default"},
+		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "cutfrz"}}
+	pm.Spec.Traffic.RecordTTLSeconds = 1
+	pm.Spec.Cutover.Steps = []int32{100}
+	pm.Spec.Cutover.FreezeTimeoutSeconds = 30
+	pm.Spec.Cutover.Gates.ConsecutiveLagSamples = 1
+	key, out, source, target, seeded := replicatingMigration(t, pm)
+
+	watermarks := pgx.Identifier{"public", naming.WatermarkTable}.Sanitize()
+	for _, sql := range []string{
+		`CREATE FUNCTION public.refuse_watermark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the target refuses the watermark'; END $$`,
+		`CREATE TRIGGER refuse_watermark BEFORE INSERT ON ` + watermarks + ` FOR EACH ROW EXECUTE FUNCTION public.refuse_watermark()`,
+		// Replication applies changes as a replica: only ALWAYS triggers fire.
+		`ALTER TABLE ` + watermarks + ` ENABLE ALWAYS TRIGGER refuse_watermark`,
+	} {
+		if _, err := target.pool.Exec(callCtx(t), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = target.pool.Exec(context.Background(), `DROP TRIGGER IF EXISTS refuse_watermark ON `+watermarks)
+	})
+
+	conn := appConn(t, out)
+	payments := startAppWorkload(t, conn, 200)
+	time.Sleep(3 * time.Second)
+	approvedAt := time.Now()
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	pm = waitFor(t, key, 3*time.Minute, "RolledBack", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "RolledBack" || cutoverState(pm) == "Completed"
+	})
+	if cutoverState(pm) != "RolledBack" || pm.Status.Cutover.Reason != "FreezeTimeout" {
+		t.Fatalf("want RolledBack after the freeze timeout, got %s (%s: %s)", cutoverState(pm), pm.Status.Cutover.Reason, pm.Status.Cutover.Message)
+	}
+	t.Logf("approval to rollback complete: %s; %s", time.Since(approvedAt).Round(time.Second), pm.Status.Cutover.Message)
+	if pm.Status.Cutover.Writer != "source" || pm.Status.Phase != paymentsv1alpha1.PhaseRolledBack {
+		t.Errorf("after the rollback: writer %s phase %s", pm.Status.Cutover.Writer, pm.Status.Phase)
+	}
+	report := payments.stop(t)
+	t.Logf("through the freeze and its rollback: %d acknowledged, %d failed, the longest write-unavailable window %s",
+		report.Acknowledged, report.Failed, report.LongestUnavailable.Duration())
+	ledger := seeded.Ledger
+	ledger.Merge(report.Ledger)
+
+	// The source takes the service's writes again, every one of them.
+	payments = startAppWorkload(t, conn, 200)
+	time.Sleep(3 * time.Second)
+	after := payments.stop(t)
+	if after.Acknowledged < 300 || after.Failed != 0 {
+		t.Errorf("after the rollback the source took %d payments and refused %d", after.Acknowledged, after.Failed)
+	}
+	ledger.Merge(after.Ledger)
+	checkLedger(t, "source after the freeze timeout", source, ledger)
+
+	var slots int
+	if err := target.pool.QueryRow(callCtx(t), `SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+		naming.New("cutfrz").ReverseSlot()).Scan(&slots); err != nil || slots != 0 {
+		t.Errorf("the reverse slot is still on the target after the rollback (%d, %v)", slots, err)
+	}
 }
