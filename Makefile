@@ -64,6 +64,12 @@ test: fmt-check verify-generated vet lint unit integration ## Everything CI runs
 build: ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 
+IMAGE_ARCH ?= $(shell go env GOARCH)
+
+.PHONY: image
+image: ## Build the manager's image without a container engine: bin/image (OCI layout) and bin/image.tar (docker load).
+	go run ./hack/image -arch $(IMAGE_ARCH) -out $(LOCALBIN)/image -tar $(LOCALBIN)/image.tar
+
 .PHONY: demo
 demo: ## Start a local control plane, install the CRD, run the manager and apply the sample.
 	hack/demo.sh
