@@ -2,9 +2,11 @@ package controller_test
 
 import (
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,7 +45,10 @@ func waitFor(t *testing.T, key client.ObjectKey, what string, cond func(*payment
 // write, and again if the operator wrote status in between.
 func mutate(t *testing.T, key client.ObjectKey, change func(*paymentsv1alpha1.PaymentMigration)) {
 	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	// The manager writes the object too (finalizer, status) while the test
+	// does: on a loaded machine five quick tries (retry.DefaultRetry) can all
+	// lose to it.
+	err := retry.RetryOnConflict(wait.Backoff{Steps: 40, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.2, Cap: time.Second}, func() error {
 		var pm paymentsv1alpha1.PaymentMigration
 		if err := k8s.Get(t.Context(), key, &pm); err != nil {
 			return err
