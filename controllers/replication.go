@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -86,49 +87,121 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 			return 0, err
 		}
 	}
-	decision := replication.DecideTask(in)
-	if decision.Record {
+
+	// Everything the step decides on is read first; a lag or statistics read
+	// that fails is an observation (the condition goes Unknown), not a reason
+	// to leave the task undecided.
+	step, readErr := r.observeStep(ctx, pm, rep, names, taskARN, in)
+	d := replication.DecideStep(step)
+
+	if d.Task.Record {
 		now := metav1.NewTime(r.now())
 		repl.StartedAt, repl.StartedTaskARN = &now, taskARN
 		st.history(fmt.Sprintf("the DMS task %s is running without this migration's record of starting it (resumed by hand, or the record was lost): recorded; from now on it is only ever resumed", taskARN))
 	}
-	if err := r.actOnTask(ctx, pm, st, rep, taskARN, decision.Action); err != nil {
+	if err := r.actOnTask(ctx, pm, st, rep, taskARN, d.Task.Action); err != nil {
 		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionFalse, "TaskActionFailed", err.Error())
 		return 0, err
 	}
+	r.watchTask(pm, rep, names, taskARN)
+	r.applyStep(pm, st, task, step, d)
+	return r.Timing.replication(pm.Status.Phase, d.Busy), readErr
+}
+
+// observeStep reads what replication.PlanReads asks for: the lag while the
+// task runs, the table statistics when they are due.
+func (r *PaymentMigrationReconciler) observeStep(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, rep ReplicationAWS, names naming.Names, taskARN string, in replication.TaskInputs) (replication.StepInputs, error) {
+	repl := pm.Status.Replication
+	now := r.now()
+	step := replication.StepInputs{
+		Task:    in,
+		LagPrev: replication.LagState{Consecutive: repl.SamplesUnderThreshold},
+		LagGate: replication.LagGate{
+			ThresholdSeconds: pm.Spec.Replication.LagThresholdSeconds,
+			Required:         pm.Spec.Cutover.Gates.ConsecutiveLagSamples,
+		},
+		LagReported:      findCondition(pm, paymentsv1alpha1.ConditionLagWithinThreshold) != nil,
+		ValidationOn:     pm.Spec.Replication.Validation == nil || *pm.Spec.Replication.Validation,
+		CDC:              pm.Spec.Replication.MigrationType == paymentsv1alpha1.MigrationTypeCDC,
+		CutoverOwnsPhase: cutoverOwnsPhase(pm),
+		Now:              now,
+	}
+	if repl.SampleTime != nil {
+		step.LagPrev.LastSample = repl.SampleTime.Time
+	}
+	clock := replication.ValidationClock{Every: r.Timing.Validation}
+	if c := findCondition(pm, paymentsv1alpha1.ConditionDataValidated); c != nil && repl.ValidationSampleTime != nil {
+		clock.LastRead, clock.LastReason, clock.Current = repl.ValidationSampleTime.Time, c.Reason, c.ObservedGeneration == pm.Generation
+	}
+	plan := replication.PlanReads(in, clock, now)
+	var errs []error
+	if plan.Lag {
+		sample, err := rep.Lag(ctx, names.DMSInstance(), taskResourceID(taskARN))
+		if err != nil {
+			step.LagError = err.Error()
+			errs = append(errs, err)
+		} else {
+			step.Lag = &sample
+		}
+	}
+	if plan.Tables {
+		tables, err := rep.TableStatistics(ctx, taskARN)
+		if err != nil {
+			step.TablesError = err.Error()
+			errs = append(errs, err)
+		} else {
+			step.Tables, step.TablesRead = tables, true
+		}
+	}
+	return step, errors.Join(errs...)
+}
+
+// applyStep writes the step's decision into status: the task's figures and
+// ReplicationRunning, the lag gate, validation, and the phase.
+func (r *PaymentMigrationReconciler) applyStep(pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, task replication.Task, in replication.StepInputs, d replication.StepDecision) {
+	repl := st.replication()
 	repl.TaskStatus = task.Status
 	repl.FullLoadPercent = clampPercent(task.FullLoadPercent)
 	repl.TablesLoaded, repl.TablesLoading, repl.TablesQueued, repl.TablesErrored = task.TablesLoaded, task.TablesLoading, task.TablesQueued, task.TablesErrored
-	st.condition(paymentsv1alpha1.ConditionReplicationRunning, boolStatus(decision.Running), decision.Reason, decision.Message)
+	st.condition(paymentsv1alpha1.ConditionReplicationRunning, boolStatus(d.Task.Running), d.Task.Reason, d.Task.Message)
 
-	r.watchTask(pm, rep, names, taskARN)
-	if decision.Running {
-		if err := r.sampleLag(ctx, pm, st, rep, names, taskARN); err != nil {
-			return 0, err
+	if d.Lag != nil {
+		repl.SamplesUnderThreshold = d.LagState.Consecutive
+		if d.LagSampled {
+			if !d.LagState.LastSample.IsZero() {
+				t := metav1.NewTime(d.LagState.LastSample)
+				repl.SampleTime = &t
+			}
+			repl.CDCLatencySourceSeconds, repl.CDCLatencyTargetSeconds = seconds(in.Lag.Source), seconds(in.Lag.Target)
 		}
-		if err := r.sampleValidation(ctx, pm, st, rep, taskARN); err != nil {
-			return 0, err
-		}
-	} else {
-		// Stopped, paused, failed, in a transition: no lag to sample, and the
-		// samples under the threshold before the stop do not count after it.
-		r.lagNotRunning(pm, st, task.Status)
+		st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, conditionStatus(*d.Lag), d.Lag.Reason, d.Lag.Message)
 	}
+	if d.Validation != nil {
+		if v := d.Aggregate; v != nil {
+			t := metav1.NewTime(in.Now)
+			repl.ValidationSampleTime = &t
+			repl.ValidationState = v.State
+			repl.ValidationFailedRecords, repl.ValidationPendingRecords, repl.ValidationSuspendedRecords = v.Failed, v.Pending, v.Suspended
+		}
+		st.condition(paymentsv1alpha1.ConditionDataValidated, conditionStatus(*d.Validation), d.Validation.Reason, d.Validation.Message)
+	}
+	if p := stepPhases[d.Phase]; p != "" {
+		st.phase(p, d.PhaseMessage)
+	}
+}
 
-	cdc := pm.Spec.Replication.MigrationType == paymentsv1alpha1.MigrationTypeCDC
-	switch {
-	case cutoverOwnsPhase(pm):
-		// The cutover owns the phase from its start.
-	case decision.Failed:
-		st.phase(paymentsv1alpha1.PhaseFailed, decision.Message)
-	case decision.Running && (cdc || replication.FullLoadDone(task)):
-		st.phase(paymentsv1alpha1.PhaseReplicating, "full load complete; replicating changes")
-	case decision.Running:
-		st.phase(paymentsv1alpha1.PhaseFullLoad, "DMS task running: full load")
-	case !preflightOK:
-		st.phase(paymentsv1alpha1.PhasePreflight, "stack ready; running the preflight checks")
+var stepPhases = map[replication.StepPhase]paymentsv1alpha1.Phase{
+	replication.StepFailed:      paymentsv1alpha1.PhaseFailed,
+	replication.StepReplicating: paymentsv1alpha1.PhaseReplicating,
+	replication.StepFullLoad:    paymentsv1alpha1.PhaseFullLoad,
+	replication.StepPreflight:   paymentsv1alpha1.PhasePreflight,
+}
+
+func conditionStatus(c replication.Condition) metav1.ConditionStatus {
+	if !c.Known {
+		return metav1.ConditionUnknown
 	}
-	return r.Timing.replication(pm.Status.Phase, decision.Busy || !preflightOK), nil
+	return boolStatus(c.True)
 }
 
 // preflight runs the checks until they pass for the current generation; once
@@ -364,54 +437,6 @@ func (r *PaymentMigrationReconciler) forgetReplication(ctx context.Context, pm *
 	r.event(pm, corev1.EventTypeWarning, "TaskReplaced", "Reconcile", msg)
 }
 
-// sampleLag reads the CDC latencies and moves the lag gate.
-func (r *PaymentMigrationReconciler) sampleLag(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, names naming.Names, taskARN string) error {
-	sample, err := rep.Lag(ctx, names.DMSInstance(), taskResourceID(taskARN))
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, metav1.ConditionUnknown, "LagReadFailed", err.Error())
-		return err
-	}
-	repl := st.replication()
-	prev := replication.LagState{Consecutive: repl.SamplesUnderThreshold}
-	if repl.SampleTime != nil {
-		prev.LastSample = repl.SampleTime.Time
-	}
-	v := replication.EvaluateLagAt(prev, sample, replication.LagGate{
-		ThresholdSeconds: pm.Spec.Replication.LagThresholdSeconds,
-		Required:         pm.Spec.Cutover.Gates.ConsecutiveLagSamples,
-	}, r.now())
-	repl.SamplesUnderThreshold = v.State.Consecutive
-	if !v.State.LastSample.IsZero() {
-		t := metav1.NewTime(v.State.LastSample)
-		repl.SampleTime = &t
-	}
-	repl.CDCLatencySourceSeconds, repl.CDCLatencyTargetSeconds = seconds(sample.Source), seconds(sample.Target)
-	status := metav1.ConditionUnknown
-	if v.Known {
-		status = boolStatus(v.Within)
-	}
-	st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, status, v.Reason, v.Message)
-	return nil
-}
-
-// lagNotRunning turns the lag gate Unknown while the task does not run and
-// restarts its count; the figures of the last sample stay for display.
-// Before the task first runs there is no gate to reset: the condition stays
-// unset (Ready says it is not reported yet).
-func (r *PaymentMigrationReconciler) lagNotRunning(pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, taskStatus string) {
-	if findCondition(pm, paymentsv1alpha1.ConditionLagWithinThreshold) == nil {
-		return
-	}
-	repl := st.replication()
-	prev := replication.LagState{Consecutive: repl.SamplesUnderThreshold}
-	if repl.SampleTime != nil {
-		prev.LastSample = repl.SampleTime.Time
-	}
-	v := replication.LagTaskNotRunning(prev, taskStatus)
-	repl.SamplesUnderThreshold = v.State.Consecutive
-	st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, metav1.ConditionUnknown, v.Reason, v.Message)
-}
-
 // SampleWatcher is a ReplicationAWS that polls its region on its own cadence
 // (replicationaws.Client): it reads every watched task's status and CDC
 // latency in batched calls and calls wake, without blocking, when either
@@ -450,39 +475,6 @@ func (r *PaymentMigrationReconciler) watchTask(pm *paymentsv1alpha1.PaymentMigra
 		default:
 		}
 	})
-}
-
-// sampleValidation reads the table statistics, less often than lag: they change
-// slowly and cannot be batched across migrations. Once validation has settled
-// they are read SettledValidationFactor times less often still
-// (replication.ValidationReadInterval).
-func (r *PaymentMigrationReconciler) sampleValidation(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, taskARN string) error {
-	repl := st.replication()
-	now := r.now()
-	// A spec change (validation turned on, say) is read at once: the last
-	// read's condition no longer describes the spec.
-	if c := findCondition(pm, paymentsv1alpha1.ConditionDataValidated); c != nil && repl.ValidationSampleTime != nil &&
-		c.ObservedGeneration == pm.Generation &&
-		now.Sub(repl.ValidationSampleTime.Time) < replication.ValidationReadInterval(c.Reason, r.Timing.Validation) {
-		return nil
-	}
-	tables, err := rep.TableStatistics(ctx, taskARN)
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionDataValidated, metav1.ConditionUnknown, "StatisticsReadFailed", err.Error())
-		return err
-	}
-	validationOn := pm.Spec.Replication.Validation == nil || *pm.Spec.Replication.Validation
-	v := replication.AggregateValidation(tables, validationOn)
-	t := metav1.NewTime(now)
-	repl.ValidationSampleTime = &t
-	repl.ValidationState = v.State
-	repl.ValidationFailedRecords, repl.ValidationPendingRecords, repl.ValidationSuspendedRecords = v.Failed, v.Pending, v.Suspended
-	status := metav1.ConditionUnknown
-	if v.Known {
-		status = boolStatus(v.Validated)
-	}
-	st.condition(paymentsv1alpha1.ConditionDataValidated, status, v.Reason, v.Message)
-	return nil
 }
 
 // replication is how soon to sample again: quickly while DMS is in a
