@@ -35,6 +35,7 @@ func cutoverSpec(pm *paymentsv1alpha1.PaymentMigration) cutover.Spec {
 		Approved:      c.Approved,
 		Abort:         c.Abort,
 		ApprovedBy:    approver(pm),
+		ApprovedAt:    approvalTime(pm),
 	}
 }
 
@@ -55,6 +56,19 @@ func approver(pm *paymentsv1alpha1.PaymentMigration) string {
 		return approval.Unknown
 	}
 	return s.By
+}
+
+// approvalTime is when the admission webhook admitted the approval, zero when
+// there is no stamp (the cutover's start is then the best time known).
+func approvalTime(pm *paymentsv1alpha1.PaymentMigration) time.Time {
+	if !pm.Spec.Cutover.Approved {
+		return time.Time{}
+	}
+	s, ok := approval.Read(pm.Annotations)
+	if !ok {
+		return time.Time{}
+	}
+	return s.At
 }
 
 func timeOf(t *metav1.Time) time.Time {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -38,6 +39,14 @@ func TestApproverIsTheAdmissionStampOnly(t *testing.T) {
 			}
 			if got := cutoverSpec(pm).ApprovedBy; got != c.want {
 				t.Errorf("cutoverSpec().ApprovedBy = %q, want %q", got, c.want)
+			}
+			// The time comes with the user, from the same stamp, or not at all.
+			wantAt := time.Time{}
+			if c.want == "alice" {
+				wantAt = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+			}
+			if got := cutoverSpec(pm).ApprovedAt; !got.Equal(wantAt) {
+				t.Errorf("cutoverSpec().ApprovedAt = %v, want %v", got, wantAt)
 			}
 		})
 	}

@@ -82,6 +82,10 @@ type Spec struct {
 	Abort     bool
 	// ApprovedBy is who approved, where the operator can know it.
 	ApprovedBy string
+	// ApprovedAt is when the approval was admitted, where the operator can
+	// know it (zero otherwise). Gates can hold an approved cutover for hours:
+	// the attempt records when the human said yes, not when it started.
+	ApprovedAt time.Time
 }
 
 // GateState is a gate's verdict. Unknown (no fresh data) never lets the

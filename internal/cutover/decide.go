@@ -111,10 +111,15 @@ func start(spec Spec, rec Record, gates []Gate, w World, now time.Time) Decision
 		rec.State = Held
 		return hold(rec, "GatesNotPassing", "approved; waiting for the gates: "+strings.Join(append(failed, unknown...), ", "), Poll)
 	}
+	approvedAt := now
+	if !spec.ApprovedAt.IsZero() && !spec.ApprovedAt.After(now) {
+		// A stamp from the future is a skewed clock, not an approval time.
+		approvedAt = spec.ApprovedAt
+	}
 	rec = Record{
 		State: Stepping, Attempt: rec.Attempt + 1, Step: -1,
 		Steps: slices.Clone(spec.Steps), ReversePath: spec.ReversePath,
-		ApprovedAt: now, ApprovedBy: spec.ApprovedBy,
+		ApprovedAt: approvedAt, ApprovedBy: spec.ApprovedBy,
 		Reason: "Approved", Message: "gates pass; moving the service tier through " + fmtSteps(spec.Steps),
 	}
 	by := ""

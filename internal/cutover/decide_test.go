@@ -166,3 +166,29 @@ func TestHappyPathOrder(t *testing.T) {
 		t.Errorf("end: %s flipped %v drain %v", rec.State, rec.FlippedAt, rec.Ledger.Drain)
 	}
 }
+
+// The attempt records when the approval was admitted, not when the gates
+// let the cutover start; without a stamp, or with one from a skewed clock in
+// the future, the start is the best time known.
+func TestTheAttemptRecordsWhenItWasApproved(t *testing.T) {
+	now := t0.Add(3 * time.Hour)
+	cases := []struct {
+		name       string
+		approvedAt time.Time
+		want       time.Time
+	}{
+		{"stamped hours before the gates passed", t0, t0},
+		{"no stamp", time.Time{}, now},
+		{"a stamp from the future", now.Add(time.Minute), now},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec := baseSpec()
+			spec.ApprovedBy, spec.ApprovedAt = "alice", c.approvedAt
+			d := Decide(spec, Record{}, green, atSource(), now)
+			if d.Record.State != Stepping || !d.Record.ApprovedAt.Equal(c.want) {
+				t.Fatalf("state %s approvedAt %v, want Stepping at %v", d.Record.State, d.Record.ApprovedAt, c.want)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/controllers"
+	"github.com/tapstack/payment-migration-operator/internal/approval"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
 	"github.com/tapstack/payment-migration-operator/internal/pgcatalog"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
@@ -172,6 +173,9 @@ func TestCutoverCompletesThenAbortRollsBackThroughTheReversePath(t *testing.T) {
 	}
 	if c.ApprovedBy != "alice" {
 		t.Errorf("approvedBy %q, want alice, whom the admission webhook stamped", c.ApprovedBy)
+	}
+	if stamp, ok := approval.Read(pm.Annotations); !ok || c.ApprovedAt == nil || !c.ApprovedAt.Time.Equal(stamp.At) {
+		t.Errorf("approvedAt %v, want the admission stamp's time (%v, stamped: %v)", c.ApprovedAt, stamp.At, ok)
 	}
 	if h, ok := historyEntry(pm, "approved by alice"); !ok || h.Actor != "alice" {
 		t.Errorf("history %+v: want the approval, by alice, with alice as its actor", pm.Status.History)
