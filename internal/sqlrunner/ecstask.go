@@ -1,7 +1,10 @@
 package sqlrunner
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,7 +56,7 @@ func (e *ECSTasks) RunScript(ctx context.Context, script string) (TaskResult, er
 			Subnets: e.Subnets, SecurityGroups: e.SecurityGroups, AssignPublicIp: ecstypes.AssignPublicIpDisabled,
 		}},
 		Overrides: &ecstypes.TaskOverride{ContainerOverrides: []ecstypes.ContainerOverride{{
-			Name: aws.String(e.Container), Command: []string{"sh", "-c", script},
+			Name: aws.String(e.Container), Command: []string{"sh", "-c", packScript(script)},
 		}}},
 	})
 	if err != nil {
@@ -98,6 +101,23 @@ func (e *ECSTasks) RunScript(ctx context.Context, script string) (TaskResult, er
 		return res, fmt.Errorf("the container did not run (%s %s); its log ends:\n%s", task.StopCode, aws.ToString(task.StoppedReason), tail(res.Lines, logTail))
 	}
 	return res, err
+}
+
+// maxPlainScript is the longest script passed as it is. ECS takes at most
+// 8192 characters of overrides for a RunTask, and the whole freeze is longer:
+// a longer script is passed gzipped and base64-encoded, unpacked by the
+// container's shell (busybox has both in the postgres alpine image).
+const maxPlainScript = 4096
+
+func packScript(script string) string {
+	if len(script) <= maxPlainScript {
+		return script
+	}
+	var b bytes.Buffer
+	z, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = z.Write([]byte(script))
+	_ = z.Close()
+	return `exec sh -c "$(printf %s '` + base64.StdEncoding.EncodeToString(b.Bytes()) + `' | base64 -d | gunzip -c)"`
 }
 
 // logs reads the task's stream from the start, until its last line is there

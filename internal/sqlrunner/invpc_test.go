@@ -321,3 +321,27 @@ func TestInVPCSingleCalls(t *testing.T) {
 		t.Error("Inspect is not scripted and must say so")
 	}
 }
+
+// ECS takes at most 8192 characters of overrides for a RunTask: the whole
+// freeze, with long names, must fit.
+func TestFreezeScriptFitsARunTaskOverride(t *testing.T) {
+	v := &InVPC{SourceSecretARN: "src", TargetSecretARN: "dst", AppSecretARN: "app"}
+	long := strings.Repeat("n", 63)
+	text, err := v.freezeScript(FreezePlan{From: Database{Side: "source", SecretARN: "src"}, To: Database{Side: "target", SecretARN: "dst"},
+		AppSecretARN: "app", Role: long, Schema: long, Watermark: "a12-forward-1791234567890123456", Grace: 5 * time.Second, Timeout: time.Hour,
+		SequenceMargin: 1000, UnfenceTo: true, Slot: long, Plugin: "test_decoding"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed := packScript(text)
+	t.Logf("freeze script: %d characters, %d as the task's command", len(text), len(packed))
+	if len(packed) > 8192-200 { // the JSON around it: container name, sh -c
+		t.Errorf("freeze script of %d characters does not fit in a RunTask override", len(packed))
+	}
+	// The packed script is the same script (but for the last line break,
+	// which a command substitution drops).
+	out, err := exec.Command("sh", "-c", strings.Replace(packed, "exec sh -c", "printf %s", 1)).Output()
+	if err != nil || string(out) != strings.TrimRight(text, "\n") {
+		t.Errorf("unpacked: %v, same %t", err, string(out) == text)
+	}
+}
