@@ -117,6 +117,9 @@ func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *p
 		return r.Timing.Slow, nil
 	}
 	spec := cutoverSpec(pm)
+	// A runner whose every call is a slow-starting task runs each freeze
+	// in one call (SPEC 4.3).
+	_, spec.OneTaskFreeze = seams.sql.(*sqlrunner.InVPC)
 	world, err := r.observeCutover(ctx, pm, seams)
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionCutoverReady, metav1.ConditionUnknown, "ObserveFailed", err.Error())
@@ -263,10 +266,36 @@ func (r *PaymentMigrationReconciler) carryOut(ctx context.Context, pm *paymentsv
 		res.Err = s.rep.StopTask(ctx, s.task(a.Task))
 	case cutover.OpStartReverse:
 		res.Err = s.rep.StartTaskAt(ctx, s.task(cutover.ReverseTask), a.LSN)
+	case cutover.OpFreeze:
+		res = s.freeze(ctx, pm, spec, a)
 	default:
 		res.Err = fmt.Errorf("unknown cutover action %q", a.Op)
 	}
 	return res
+}
+
+// freeze carries out a whole freeze in one call of the runner.
+func (s cutoverSeams) freeze(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, spec cutover.Spec, a cutover.Action) cutover.Result {
+	fr, ok := s.sql.(sqlrunner.FreezeRunner)
+	if !ok {
+		return cutover.Result{Err: errors.New("the SQL runner cannot run a freeze in one call")}
+	}
+	plan := sqlrunner.FreezePlan{
+		From: s.db(pm, a.From), To: s.db(pm, a.To), AppSecretARN: s.outputs[tapstack.OutputAppDbSecretArn],
+		Role: pm.Spec.Database.ApplicationUsername, Schema: pm.Spec.Replication.Schema, Watermark: a.Watermark,
+		Grace: spec.FenceGrace, Timeout: a.Timeout, SequenceMargin: sequenceMargin, UnfenceTo: a.UnfenceTo,
+	}
+	if a.FlipPoint {
+		plan.Slot, plan.Plugin = naming.New(pm.Spec.EnvironmentSuffix).ReverseSlot(), "test_decoding"
+	}
+	rep, err := fr.Freeze(ctx, plan)
+	log.FromContext(ctx).Info("cutover freeze in one call", "watermark", a.Watermark, "took", rep.Took, "steps", rep.Steps, "error", err)
+	return cutover.Result{Err: err, Freeze: cutover.FreezeResult{
+		Fenced: rep.Fenced, Confirmed: rep.Confirmed, Drained: rep.Drained, WatermarkWritten: rep.WatermarkWritten,
+		Found: rep.Found, SequencesSynced: rep.SequencesSynced, Unfenced: rep.Unfenced,
+		OpenWritesWaited: rep.Drain.OpenWritesWaited, SessionsTerminated: rep.Drain.SessionsTerminated, Sequences: rep.Sequences,
+		LSN: rep.LSN, Drain: rep.WatermarkWait,
+	}}
 }
 
 // cutoverEvent turns a decision's event into a Kubernetes Event and a

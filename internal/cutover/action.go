@@ -3,6 +3,7 @@ package cutover
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,13 @@ const (
 	OpStopTask Op = "StopTask"
 	// OpStartReverse starts the reverse task at LSN, once.
 	OpStartReverse Op = "StartReverse"
+	// OpFreeze is the steps of a freeze from the writer From to To in one
+	// go (Spec.OneTaskFreeze): fence From's role, confirm it, drain its
+	// writes and sessions, write Watermark on From and wait up to Timeout
+	// for it on To, move To's sequences past From's, then, when asked, lift
+	// To's fence (UnfenceTo) and mark the flip point on the target
+	// (FlipPoint). Every step is idempotent, so the whole is too.
+	OpFreeze Op = "Freeze"
 )
 
 // Task names one of the two DMS tasks.
@@ -77,6 +85,8 @@ type Action struct {
 	// lifted, sessions opened under it stay read-only for their whole life;
 	// ending them makes the pool reconnect writable.
 	NoGrace bool
+	// UnfenceTo and FlipPoint: the optional last steps of an OpFreeze.
+	UnfenceTo, FlipPoint bool
 
 	// Persist: write the record (with this intent started) before acting, so
 	// a restart knows the action may have happened.
@@ -97,6 +107,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s %s %s", a.Op, a.Side, a.Watermark)
 	case OpSyncSequences:
 		return fmt.Sprintf("%s %s->%s", a.Op, a.From, a.To)
+	case OpFreeze:
+		return fmt.Sprintf("%s %s->%s %s", a.Op, a.From, a.To, a.Watermark)
 	case OpStopTask:
 		return fmt.Sprintf("%s %s", a.Op, a.Task)
 	}
@@ -134,6 +146,19 @@ type Result struct {
 	OpenWritesWaited, SessionsTerminated int
 	// Sequences set by SyncSequences.
 	Sequences int
+	// Freeze is what an OpFreeze did, also when it failed part way.
+	Freeze FreezeResult
+}
+
+// FreezeResult is the steps an OpFreeze completed, in order: a step counts
+// only if every step before it does.
+type FreezeResult struct {
+	Fenced, Confirmed, Drained, WatermarkWritten, Found, SequencesSynced, Unfenced bool
+	OpenWritesWaited, SessionsTerminated, Sequences                                int
+	// LSN is the flip point, when the action asked for it.
+	LSN string
+	// Drain is watermark written to watermark seen, as the task measured it.
+	Drain time.Duration
 }
 
 // ErrNotConfirmed is the note of a fence not yet visible to a fresh session.
@@ -146,6 +171,9 @@ func Complete(rec Record, a Action, res Result, now time.Time) Record {
 	rec = rec.clone()
 	if a.ID == "" {
 		return rec
+	}
+	if a.Op == OpFreeze {
+		return completeFreeze(rec, a, res, now)
 	}
 	err := res.Err
 	switch {
@@ -297,6 +325,73 @@ func After(w World, a Action, res Result) World {
 		}
 	case OpStartReverse:
 		w.ReverseTask = TaskState{Status: "starting", EverStarted: true}
+	case OpFreeze:
+		w.Fenced[a.From] = res.Freeze.Fenced || w.Fenced[a.From]
+		if res.Freeze.Unfenced {
+			w.Fenced[a.To] = false
+		}
+		if res.Freeze.LSN != "" {
+			w.SlotExists = true
+		}
 	}
 	return w
+}
+
+// freezeStepNames are the intents of a freeze's steps (without the
+// direction prefix), in order, as drainSteps names them.
+func freezeStepNames(a Action) []string {
+	names := []string{"fence-" + string(a.From), "confirm-" + string(a.From), "drain-" + string(a.From),
+		"write-watermark", "await-watermark", "sync-sequences"}
+	if a.UnfenceTo {
+		names = append(names, "unfence-"+string(a.To))
+	}
+	if a.FlipPoint {
+		names = append(names, "flip-point")
+	}
+	return names
+}
+
+// completeFreeze records every step the one action completed as its own
+// intent, so the log reads as it would had each been an action, and the
+// decision goes on from the first step not done.
+func completeFreeze(rec Record, a Action, res Result, now time.Time) Record {
+	f := res.Freeze
+	done := []bool{f.Fenced, f.Confirmed, f.Drained, f.WatermarkWritten, f.Found, f.SequencesSynced}
+	if a.UnfenceTo {
+		done = append(done, f.Unfenced)
+	}
+	if a.FlipPoint {
+		done = append(done, f.LSN != "")
+	}
+	dir, _, _ := strings.Cut(a.ID, "/freeze")
+	for i, name := range freezeStepNames(a) {
+		if !done[i] {
+			break
+		}
+		rec.finish(dir+"/"+name, now)
+		switch name {
+		case "drain-" + string(a.From):
+			rec.Ledger.OpenWritesWaited += f.OpenWritesWaited
+			rec.Ledger.SessionsTerminated += f.SessionsTerminated
+		case "await-watermark":
+			rec.Ledger.Drain = f.Drain
+		case "sync-sequences":
+			rec.Ledger.SequencesSet = f.Sequences
+		case "flip-point":
+			rec.SlotLSN = f.LSN
+		}
+	}
+	switch {
+	case res.Err != nil:
+		rec.note(a.ID, truncate(res.Err.Error(), 400))
+		rec.Message = fmt.Sprintf("%s failed: %v", a, res.Err)
+	case !f.Found:
+		rec.note(a.ID, "watermark not on the "+string(a.To)+" yet")
+	case slices.Contains(done, false):
+		rec.note(a.ID, "the freeze stopped before its last step")
+		rec.Message = fmt.Sprintf("%s: stopped before its last step", a)
+	default:
+		rec.finish(a.ID, now)
+	}
+	return rec
 }

@@ -82,6 +82,11 @@ type Spec struct {
 	Abort     bool
 	// ApprovedBy is who approved, where the operator can know it.
 	ApprovedBy string
+	// OneTaskFreeze runs a freeze's fence, confirmation, drain, watermark,
+	// sequence and flip-point steps as one OpFreeze action (the in-VPC SQL
+	// runner, whose every call is a task that takes long to start) in place
+	// of one action each. The intent log still records every step.
+	OneTaskFreeze bool
 	// ApprovedAt is when the approval was admitted, where the operator can
 	// know it (zero otherwise). Gates can hold an approved cutover for hours:
 	// the attempt records when the human said yes, not when it started.

@@ -301,6 +301,9 @@ func forwardFreeze(spec Spec, rec Record, w World, now time.Time) Decision {
 	if !ok { // unreachable: the flip step is pending until the writer is on the target
 		return wait(rec, Poll)
 	}
+	if spec.OneTaskFreeze && s.action.Op != OpSetRoutes {
+		s.action = oneTaskFreeze(spec, rec, now, Forward, naming.Source)
+	}
 	s.action.Fast, s.action.StepIndex = true, -1
 	if s.action.Op == OpSetRoutes {
 		// The flip is recorded before it is made: a restart that finds the
@@ -413,8 +416,30 @@ func reverseFreeze(spec Spec, rec Record, w World, now time.Time) Decision {
 	steps := append(drainSteps(rec, w, now, spec.FreezeTimeout, Reverse, naming.Target),
 		step{"reverse/flip", false, Action{Op: OpSetRoutes, Routes: SourceRoutes, Persist: true}})
 	s, _ := firstPending(&rec, steps, now)
+	if spec.OneTaskFreeze && s.action.Op != OpSetRoutes {
+		s.action = oneTaskFreeze(spec, rec, now, Reverse, naming.Target)
+	}
 	s.action.Fast, s.action.StepIndex = true, -1
 	return act(rec, s.action, now)
+}
+
+// oneTaskFreeze is the OpFreeze that stands for every step of the freeze
+// before the flip, the steps already done included: each is idempotent, and
+// a step counts as done only if those before it are, so a pending one means
+// the ones after it are to be done again anyway. Its wait for the watermark
+// may take what is left of the freeze timeout: there is no later action to
+// notice an abort in between, and the timeout bounds it.
+func oneTaskFreeze(spec Spec, rec Record, now time.Time, dir Direction, from naming.Side) Action {
+	to := naming.Target
+	if from == naming.Target {
+		to = naming.Source
+	}
+	a := Action{Op: OpFreeze, ID: rec.opID(string(dir) + "/freeze"), Side: from, From: from, To: to, Watermark: rec.WatermarkID,
+		Timeout: max(spec.FreezeTimeout-now.Sub(rec.FreezeStartedAt), 0)}
+	if dir == Forward {
+		a.UnfenceTo, a.FlipPoint = true, rec.ReversePath
+	}
+	return a
 }
 
 // afterFlipBack finishes a rollback after the flip: the writer is on the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,9 @@ type sim struct {
 	flips          int
 	attempt        int32
 	log            []string
+	// oneTask: the freeze's steps may only come inside an OpFreeze
+	// (inFreeze), never as actions of their own.
+	oneTask, inFreeze bool
 }
 
 type delivery struct {
@@ -134,6 +138,12 @@ func (s *sim) do(a Action, failBefore, failAfter bool) Result {
 	s.log = append(s.log, fmt.Sprintf("%s %s", s.now.Format("15:04:05.000"), a))
 	if failBefore {
 		return Result{Err: errors.New("injected failure before the effect")}
+	}
+	if s.oneTask && !s.inFreeze {
+		switch a.Op {
+		case OpConfirmFence, OpWriteWatermark, OpAwaitWatermark, OpSyncSequences, OpMarkFlipPoint:
+			s.fail("%s as an action of its own although the freeze runs in one task", a)
+		}
 	}
 	res := Result{}
 	switch a.Op {
@@ -244,21 +254,97 @@ func (s *sim) do(a Action, failBefore, failAfter bool) Result {
 		}
 		s.reverse = TaskState{Status: "running", EverStarted: true}
 		s.reverseShownAt = s.now.Add(time.Duration(s.rnd.Intn(20)) * time.Second)
+	case OpFreeze:
+		// One task: a failure may stop it after any of its steps.
+		stop := 1 << 10
+		if failAfter {
+			stop = s.rnd.Intn(9)
+		}
+		var err error
+		s.inFreeze = true
+		res.Freeze, err = s.freeze(a, stop)
+		s.inFreeze = false
+		if err != nil {
+			return Result{Err: err, Freeze: res.Freeze}
+		}
 	}
 	if failAfter {
-		return Result{Err: errors.New("injected failure after the effect")}
+		return Result{Err: errors.New("injected failure after the effect"), Freeze: res.Freeze}
 	}
 	return res
 }
 
+// freeze carries out the steps of an OpFreeze through the single-step
+// effects above (their invariant checks included), stopping with an error
+// after stop steps.
+func (s *sim) freeze(a Action, stop int) (FreezeResult, error) {
+	var f FreezeResult
+	steps := []func() bool{
+		func() bool {
+			s.do(Action{Op: OpSetFence, Side: a.From, On: true}, false, false)
+			f.Fenced = true
+			return true
+		},
+		func() bool {
+			f.Confirmed = s.do(Action{Op: OpConfirmFence, Side: a.From}, false, false).Confirmed
+			return f.Confirmed
+		},
+		func() bool {
+			r := s.do(Action{Op: OpDrainSessions, Side: a.From}, false, false)
+			f.Drained, f.SessionsTerminated = true, r.SessionsTerminated
+			return true
+		},
+		func() bool {
+			s.do(Action{Op: OpWriteWatermark, Side: a.From, Watermark: a.Watermark}, false, false)
+			f.WatermarkWritten = true
+			return true
+		},
+		func() bool {
+			began := s.now
+			f.Found = s.do(Action{Op: OpAwaitWatermark, Side: a.To, Watermark: a.Watermark, Timeout: a.Timeout}, false, false).Found
+			f.Drain = s.now.Sub(began)
+			return f.Found
+		},
+		func() bool {
+			f.Sequences = s.do(Action{Op: OpSyncSequences, From: a.From, To: a.To}, false, false).Sequences
+			f.SequencesSynced = true
+			return true
+		},
+	}
+	if a.UnfenceTo {
+		steps = append(steps, func() bool {
+			s.do(Action{Op: OpSetFence, Side: a.To, On: false}, false, false)
+			f.Unfenced = true
+			return true
+		})
+	}
+	if a.FlipPoint {
+		steps = append(steps, func() bool {
+			f.LSN = s.do(Action{Op: OpMarkFlipPoint, Side: naming.Target}, false, false).LSN
+			return true
+		})
+	}
+	for i, step := range steps {
+		if i == stop {
+			return f, fmt.Errorf("injected failure after %d of the freeze's steps", i)
+		}
+		if !step() {
+			break
+		}
+	}
+	return f, nil
+}
+
 // run drives the cutover with random gates, aborts, approvals, failures and
 // crashes, then lets it settle, checking every invariant along the way.
-func runScenario(t *testing.T, seed int64, reversePath bool) (final Record, s *sim) {
+func runScenario(t *testing.T, seed int64, reversePath, oneTask bool) (final Record, s *sim) {
 	s = newSim(t, seed)
+	s.oneTask = oneTask
 	r := s.rnd
 	spec := Spec{
 		Steps: []int32{10, 25, 50, 100}, StepInterval: 10 * time.Second, FreezeTimeout: 30 * time.Second,
 		FenceGrace: time.Second, ReversePath: reversePath, AutoRollback: r.Intn(4) != 0, Approved: true,
+		OneTaskFreeze: oneTask,
 	}
 	if r.Intn(3) == 0 {
 		spec.Steps = []int32{100}
@@ -378,7 +464,7 @@ func TestPropertyInvariantsUnderCrashesAndChaos(t *testing.T) {
 	outcomes := map[State]int{}
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		for _, reverse := range []bool{true, false} {
-			rec, s := runScenario(t, seed, reverse)
+			rec, s := runScenario(t, seed, reverse, false)
 			if t.Failed() {
 				return
 			}
@@ -393,5 +479,45 @@ func TestPropertyInvariantsUnderCrashesAndChaos(t *testing.T) {
 	t.Logf("outcomes over %d scenarios: %v", 2*seeds, outcomes)
 	if outcomes[Completed] == 0 || outcomes[RolledBack] == 0 {
 		t.Errorf("the scenarios should reach both ends, got %v", outcomes)
+	}
+}
+
+// The same invariants when each freeze is one action (the in-VPC runner's
+// one task), which a failure or a crash can stop after any of its steps.
+func TestPropertyInvariantsWithTheFreezeInOneTask(t *testing.T) {
+	seeds := 400
+	if testing.Short() {
+		seeds = 60
+	}
+	outcomes := map[State]int{}
+	freezes, reverseFreezes := 0, 0
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		for _, reverse := range []bool{true, false} {
+			rec, s := runScenario(t, seed, reverse, true)
+			if t.Failed() {
+				return
+			}
+			outcomes[rec.State]++
+			switch rec.State {
+			case Completed, RolledBack:
+			default:
+				t.Fatalf("seed %d reverse=%t: did not settle: %s (%s: %s)\n%v", seed, reverse, rec.State, rec.Reason, rec.Message, s.log[max(0, len(s.log)-20):])
+			}
+			for _, line := range s.log {
+				if strings.Contains(line, string(OpFreeze)+" source->target") {
+					freezes++
+				}
+				if strings.Contains(line, string(OpFreeze)+" target->source") {
+					reverseFreezes++
+				}
+			}
+			if rec.State == Completed && rec.intent(rec.opID("forward/freeze")) == nil {
+				t.Fatalf("seed %d: completed without the one-task freeze in the intent log: %+v", seed, rec.Intents)
+			}
+		}
+	}
+	t.Logf("outcomes over %d scenarios: %v; %d forward and %d reverse one-task freezes", 2*seeds, outcomes, freezes, reverseFreezes)
+	if outcomes[Completed] == 0 || outcomes[RolledBack] == 0 || freezes == 0 || reverseFreezes == 0 {
+		t.Errorf("the scenarios should reach both ends through both kinds of freeze, got %v, %d forward and %d reverse freezes", outcomes, freezes, reverseFreezes)
 	}
 }

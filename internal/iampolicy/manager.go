@@ -24,7 +24,7 @@ var ImplicitActions = map[string]string{
 	"s3:GetObject":                 "CloudFormation reads a staged TemplateURL with the caller's credentials",
 	"cloudformation:TagResource":   "CloudFormation authorizes the tags that CreateStack, UpdateStack and a change set add to the stack as TagResource",
 	"cloudformation:UntagResource": "and the tags they remove as UntagResource",
-	"iam:PassRole":                 "handing spec.iam.stackRoleARN to CloudFormation (only with a stack role)",
+	"iam:PassRole":                 "handing spec.iam.stackRoleARN to CloudFormation (only with a stack role), and the task execution role to ECS in RunTask (the in-VPC SQL runner)",
 }
 
 // Manager is the policy of the manager's own calls, the way internal/* makes
@@ -128,6 +128,16 @@ func managerStatements(s Scope) []Statement {
 			}),
 		allow("ReadTraffic", []string{"route53:ListResourceRecordSets", "route53:GetChange", "route53:GetHealthCheckStatus"},
 			[]string{s.global("route53", "hostedzone/*"), s.global("route53", "change/*"), s.global("route53", "healthcheck/*")}, nil),
+
+		// The in-VPC SQL runner (--sql-runner=in-vpc): one-off tasks in the
+		// stack's cluster, with the stack's task execution role, read back
+		// from their container logs.
+		allow("RunSQLRunnerTask", []string{"ecs:RunTask"}, []string{s.regional("ecs", "task-definition/"+every.TaskFamily()+"*:*")},
+			Conditions{"ArnLike": {"ecs:cluster": {s.regional("ecs", "cluster/"+every.Cluster())}}}),
+		allow("ReadSQLRunnerTask", []string{"ecs:DescribeTasks"}, []string{s.regional("ecs", "task/"+every.Cluster()+"/*")}, nil),
+		allow("ReadSQLRunnerLogs", []string{"logs:GetLogEvents"}, []string{s.regional("logs", "log-group:"+every.LogGroup()+":log-stream:*")}, nil),
+		allow("PassTaskExecutionRoleToECS", []string{"iam:PassRole"}, []string{s.iamRole(every.ExecutionRole())},
+			Conditions{"StringEquals": {"iam:PassedToService": {"ecs-tasks.amazonaws.com"}}}),
 	}
 }
 

@@ -135,33 +135,42 @@ func TestStaticAnalysisSeesInterfaceAndPaginatorCalls(t *testing.T) {
 	}
 }
 
-// Without a stack role the manager passes no role at all.
+// The manager passes two roles, each to one service only: the stack's task
+// execution role to ECS (the in-VPC SQL runner's RunTask), and, with a
+// stack role, that role to CloudFormation.
 func TestManagerPassesOnlyTheStackRoleToCloudFormationOnly(t *testing.T) {
-	for _, s := range Manager(Scope{}, "").Statement {
-		for _, a := range s.Action {
-			if a == "iam:PassRole" {
-				t.Errorf("%s allows iam:PassRole without a stack role", s.Sid)
+	passes := func(d Document) map[string]Statement {
+		out := map[string]Statement{}
+		for _, s := range d.Statement {
+			for _, a := range s.Action {
+				if a == "iam:PassRole" {
+					out[s.Sid] = s
+				}
 			}
 		}
+		return out
 	}
-	var pass []Statement
-	for _, s := range Manager(Scope{}, testStackRole).Statement {
-		for _, a := range s.Action {
-			if a == "iam:PassRole" {
-				pass = append(pass, s)
-			}
+	check := func(p Statement, role, service string) {
+		t.Helper()
+		if len(p.Resource) != 1 || p.Resource[0] != role {
+			t.Errorf("%s: PassRole on %v, want only %s", p.Sid, p.Resource, role)
+		}
+		if got := p.Condition["StringEquals"]["iam:PassedToService"]; len(got) != 1 || got[0] != service {
+			t.Errorf("%s: PassRole to %v, want %s only", p.Sid, got, service)
 		}
 	}
-	if len(pass) != 1 {
-		t.Fatalf("%d statements allow iam:PassRole, want 1", len(pass))
+	executionRole := Scope{}.iamRole(every.ExecutionRole())
+	without := passes(Manager(Scope{}, ""))
+	if len(without) != 1 {
+		t.Fatalf("without a stack role %d statements allow iam:PassRole, want 1 (the task execution role): %v", len(without), without)
 	}
-	p := pass[0]
-	if len(p.Resource) != 1 || p.Resource[0] != testStackRole {
-		t.Errorf("PassRole on %v, want only %s", p.Resource, testStackRole)
+	check(without["PassTaskExecutionRoleToECS"], executionRole, "ecs-tasks.amazonaws.com")
+	with := passes(Manager(Scope{}, testStackRole))
+	if len(with) != 2 {
+		t.Fatalf("%d statements allow iam:PassRole, want 2", len(with))
 	}
-	if got := p.Condition["StringEquals"]["iam:PassedToService"]; len(got) != 1 || got[0] != "cloudformation.amazonaws.com" {
-		t.Errorf("PassRole to %v, want cloudformation.amazonaws.com only", got)
-	}
+	check(with["PassStackRoleToCloudFormation"], testStackRole, "cloudformation.amazonaws.com")
+	check(with["PassTaskExecutionRoleToECS"], executionRole, "ecs-tasks.amazonaws.com")
 }
 
 // No statement of the manager is unscoped unless the service has no

@@ -179,3 +179,161 @@ TaskDefinition.create_from_cloudformation_json = classmethod(_create_task_defini
 TaskDefinition.update_from_cloudformation_json = classmethod(_update_task_definition)  # type: ignore[method-assign]
 Service.create_from_cloudformation_json = classmethod(_create_service)  # type: ignore[method-assign]
 Service.update_from_cloudformation_json = classmethod(_update_service)  # type: ignore[method-assign]
+
+
+# Gap: moto's RunTask records a task and never runs it. A task whose
+# container has a command (the TapStack SQL runner's `sh -c <script>`) now
+# runs it here: the container's Secrets are resolved from moto's Secrets
+# Manager (the whole secret, or one JSON key of it as ECS's
+# <arn>:<key>:<stage>:<version> valueFrom says) into the environment, with
+# its Environment; the command runs locally in a background thread (psql is
+# on this machine, and the emulated databases' secrets name 127.0.0.1), its
+# output goes line by line into moto's CloudWatch Logs under the awslogs
+# group and <prefix>/<container>/<task id>, and the task shows RUNNING until
+# the process ends, then STOPPED with the container's exit code.
+
+import json as _json
+import logging as _logging
+import os as _os
+import subprocess as _subprocess
+import threading as _threading
+import time as _time
+
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.logs.models import logs_backends
+from moto.secretsmanager.models import secretsmanager_backends
+
+_log = _logging.getLogger(__name__)
+_run_task = EC2ContainerServiceBackend.run_task
+_advance = Task.advance
+
+# A runaway command is killed after this long.
+_TASK_LIMIT_SECONDS = 900
+
+
+def _secret_value(account_id: str, region: str, value_from: str) -> str:
+    sm = secretsmanager_backends[account_id][region]
+    parts = value_from.split(":")
+    # arn:aws:secretsmanager:region:account:secret:name[:key:stage:version]
+    arn, key, stage, version = ":".join(parts[:7]), "", "", ""
+    if len(parts) > 7:
+        key, stage, version = (parts[7:] + ["", "", ""])[:3]
+    out = sm.get_secret_value(arn, version or None, stage or None)
+    text = out["SecretString"]
+    if not key:
+        return text
+    value = _json.loads(text)[key]
+    return value if isinstance(value, str) else _json.dumps(value)
+
+
+def _command(backend: EC2ContainerServiceBackend, task: Task) -> tuple[dict, list[str] | None]:
+    definition = backend.describe_task_definition(task.task_definition_arn).container_definitions[0]
+    command = definition.get("command")
+    for o in (task.overrides or {}).get("containerOverrides", []) or []:
+        if o.get("name") == definition.get("name") and o.get("command"):
+            command = o["command"]
+    return definition, command
+
+
+def _run(backend: EC2ContainerServiceBackend, task: Task, definition: dict, command: list[str]) -> None:
+    account_id, region = backend.account_id, backend.region_name
+    container = task.containers[0]
+    logs = logs_backends[account_id][region]
+    options = (definition.get("logConfiguration") or {}).get("options") or {}
+    group = options.get("awslogs-group")
+    stream = f"{options.get('awslogs-stream-prefix', '')}/{definition.get('name')}/{task.id}"
+    if group:
+        try:
+            if group not in logs.groups:
+                logs.create_log_group(group, {})
+            logs.create_log_stream(group, stream)
+        except Exception:  # noqa: BLE001 (a stream made already)
+            pass
+
+    def emit(lines: list[str]) -> None:
+        if not group or not lines:
+            return
+        now = int(_time.time() * 1000)
+        logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in lines])
+
+    exit_code, reason = 1, ""
+    try:
+        env = dict(_os.environ)
+        for kv in definition.get("environment") or []:
+            env[kv["name"]] = kv["value"]
+        for s in definition.get("secrets") or []:
+            env[s["name"]] = _secret_value(account_id, region, s["valueFrom"])
+        proc = _subprocess.Popen(command, env=env, stdout=_subprocess.PIPE, stderr=_subprocess.STDOUT, text=True, bufsize=1)
+        killer = _threading.Timer(_TASK_LIMIT_SECONDS, proc.kill)
+        killer.start()
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                emit([line.rstrip("\n")])
+            exit_code = proc.wait()
+        finally:
+            killer.cancel()
+        reason = "Essential container in task exited"
+    except Exception as exc:  # noqa: BLE001 (reported as the task's stop reason)
+        _log.exception("runner task %s", task.id)
+        reason, exit_code = f"CannotStartContainerError: {exc}", None
+        emit([f"emulator: {exc}"])
+    container.exitCode = exit_code
+    container.last_status = "STOPPED"
+    task.stopped_reason = reason
+    task.stop_code = "EssentialContainerExited"
+    task.desired_status = "STOPPED"
+    task.status = "STOPPED"
+    task._tapstack_running = False
+
+
+def _run_task_running(self: EC2ContainerServiceBackend, *args, **kwargs):
+    tasks = _run_task(self, *args, **kwargs)
+    for task in tasks:
+        for c in task.containers:
+            # The API's Container has cpu and memory as strings, the task's
+            # ARN, and no exit code before it exits (moto: 0, 0 and the task
+            # definition's ARN).
+            c.cpu = None if c.cpu is None else str(c.cpu)
+            c.memory = None if c.memory is None else str(c.memory)
+            c.task_arn = task.task_arn
+            c.exitCode = None
+        definition, command = _command(self, task)
+        if not command:
+            continue
+        task._tapstack_running = True
+        task.status = "RUNNING"
+        task.containers[0].last_status = "RUNNING"
+        _threading.Thread(target=_run, args=(self, task, definition, command), daemon=True, name=f"ecs-task-{task.id}").start()
+    return tasks
+
+
+def _advance_unless_running(self: Task) -> None:
+    # The thread that runs the command sets the state; moto's own
+    # progression would show the task stopped while it runs.
+    if getattr(self, "_tapstack_running", None) is not None:
+        return
+    _advance(self)
+
+
+EC2ContainerServiceBackend.run_task = _run_task_running  # type: ignore[method-assign]
+Task.advance = _advance_unless_running  # type: ignore[method-assign]
+
+
+# Gap: moto sums the containers' cpu and memory for every RunTask and fails
+# on a container without its own (Fargate task definitions set them on the
+# task): missing ones count as 0.
+_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def _requirements_with_task_level_sizes(task_definition: Any) -> Any:
+    saved = task_definition.container_definitions
+    task_definition.container_definitions = [
+        {**c, "cpu": c.get("cpu") or 0, "memory": c.get("memory") or 0} for c in saved
+    ]
+    try:
+        return _requirements(task_definition)
+    finally:
+        task_definition.container_definitions = saved
+
+
+EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_requirements_with_task_level_sizes)  # type: ignore[method-assign,assignment]
