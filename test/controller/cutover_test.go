@@ -272,12 +272,20 @@ func TestCutoverBadInput(t *testing.T) {
 	if s, tg, _ := cloud.route53.routes("TapStackbadinput"); s != 100 || tg != 0 {
 		t.Errorf("traffic moved while held: %d/%d", s, tg)
 	}
-	// Green again: the cutover starts; once it runs, the steps are fixed.
+	// Green again, in a later second than the approval (status keeps
+	// seconds): the cutover starts; once it runs, the steps are fixed.
+	time.Sleep(1100 * time.Millisecond)
 	cloud.route53.setHealth("hc-TapStackbadinput", 16, 16)
-	waitLong(t, key, "cutting over", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+	pm = waitLong(t, key, "cutting over", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		s := cutoverState(pm)
 		return s == "Stepping" || s == "Freezing" || s == "Flipped" || s == "Completed"
 	})
+	// The attempt records when it was approved, not when the gates let it start.
+	stamp, stamped := approval.Read(pm.Annotations)
+	started, ok := historyEntry(pm, "cutover attempt 1 approved")
+	if !stamped || !ok || pm.Status.Cutover.ApprovedAt == nil || !pm.Status.Cutover.ApprovedAt.Time.Equal(stamp.At) || !started.Time.After(stamp.At) {
+		t.Errorf("approvedAt %v, stamp %v (%v), started %v: want approvedAt the stamp's time, before the start", pm.Status.Cutover.ApprovedAt, stamp.At, stamped, started.Time)
+	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var fresh paymentsv1alpha1.PaymentMigration
 		if err := k8s.Get(t.Context(), key, &fresh); err != nil {
