@@ -456,6 +456,22 @@ func (s *sim) checkResting(rec Record) {
 	}
 }
 
+// settledScenario runs one scenario and fails the test unless it ended in a
+// resting state (Completed or RolledBack); ok is false once the test failed.
+func settledScenario(t *testing.T, seed int64, reverse, oneTask bool) (Record, *sim, bool) {
+	t.Helper()
+	rec, s := runScenario(t, seed, reverse, oneTask)
+	if t.Failed() {
+		return rec, s, false
+	}
+	switch rec.State {
+	case Completed, RolledBack:
+	default:
+		t.Fatalf("seed %d reverse=%t: did not settle: %s (%s: %s)\n%v", seed, reverse, rec.State, rec.Reason, rec.Message, s.log[max(0, len(s.log)-20):])
+	}
+	return rec, s, true
+}
+
 func TestPropertyInvariantsUnderCrashesAndChaos(t *testing.T) {
 	seeds := 400
 	if testing.Short() {
@@ -464,16 +480,11 @@ func TestPropertyInvariantsUnderCrashesAndChaos(t *testing.T) {
 	outcomes := map[State]int{}
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		for _, reverse := range []bool{true, false} {
-			rec, s := runScenario(t, seed, reverse, false)
-			if t.Failed() {
+			rec, _, ok := settledScenario(t, seed, reverse, false)
+			if !ok {
 				return
 			}
 			outcomes[rec.State]++
-			switch rec.State {
-			case Completed, RolledBack:
-			default:
-				t.Fatalf("seed %d reverse=%t: did not settle: %s (%s: %s)\n%v", seed, reverse, rec.State, rec.Reason, rec.Message, s.log[max(0, len(s.log)-20):])
-			}
 		}
 	}
 	t.Logf("outcomes over %d scenarios: %v", 2*seeds, outcomes)
@@ -493,16 +504,11 @@ func TestPropertyInvariantsWithTheFreezeInOneTask(t *testing.T) {
 	freezes, reverseFreezes := 0, 0
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		for _, reverse := range []bool{true, false} {
-			rec, s := runScenario(t, seed, reverse, true)
-			if t.Failed() {
+			rec, s, ok := settledScenario(t, seed, reverse, true)
+			if !ok {
 				return
 			}
 			outcomes[rec.State]++
-			switch rec.State {
-			case Completed, RolledBack:
-			default:
-				t.Fatalf("seed %d reverse=%t: did not settle: %s (%s: %s)\n%v", seed, reverse, rec.State, rec.Reason, rec.Message, s.log[max(0, len(s.log)-20):])
-			}
 			for _, line := range s.log {
 				if strings.Contains(line, string(OpFreeze)+" source->target") {
 					freezes++
