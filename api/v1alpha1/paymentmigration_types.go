@@ -72,6 +72,12 @@ type PaymentMigrationSpec struct {
 	// +optional
 	IAM IAMSpec `json:"iam,omitempty"`
 
+	// Source is where the payments are today: a source the stack creates
+	// (Managed, the default) or an existing one.
+	// +kubebuilder:default={type:Managed}
+	// +optional
+	Source SourceSpec `json:"source"`
+
 	// DeletionPolicy says what deleting the PaymentMigration does to AWS: Delete
 	// empties the buckets and deletes the stack (dev/test); Snapshot deletes the
 	// stack but keeps a final snapshot of each database and the buckets with
@@ -660,6 +666,9 @@ const (
 	ConditionCutoverComplete    = "CutoverComplete"
 	// ConditionCutoverReady is the gates of the cutover, one line each.
 	ConditionCutoverReady = "CutoverReady"
+	// ConditionSourceReady is the existing source resolved: its objects or
+	// identifiers found, synced and readable.
+	ConditionSourceReady = "SourceReady"
 )
 
 // PaymentMigrationStatus is what the operator observed and did.
@@ -687,6 +696,9 @@ type PaymentMigrationStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
+	// Source is the existing source as resolved (not set for a managed one).
+	// +optional
+	Source *SourceStatus `json:"source,omitempty"`
 	// +optional
 	Stack *StackStatus `json:"stack,omitempty"`
 	// +optional
@@ -986,6 +998,7 @@ type HistoryEntry struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pm,categories=payments
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.cutover) || !(oldSelf.status.cutover.state in ['Approved', 'Stepping', 'Freezing', 'Flipped', 'RollingBack', 'Completed']) || (self.spec.cutover.steps == oldSelf.spec.cutover.steps && self.spec.cutover.reversePath == oldSelf.spec.cutover.reversePath)",message="spec.cutover.steps and spec.cutover.reversePath cannot change while a cutover is in progress or completed (status.cutover.state); abort or wait for it to end",fieldPath=".spec.cutover.steps"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.source) || ((has(self.spec.source.ack) ? (has(oldSelf.spec.source.ack) && self.spec.source.ack == oldSelf.spec.source.ack) : !has(oldSelf.spec.source.ack)) && (has(self.spec.source.aws) ? (has(oldSelf.spec.source.aws) && self.spec.source.aws == oldSelf.spec.source.aws) : !has(oldSelf.spec.source.aws)) && (has(self.spec.source.applicationSecretARN) ? (has(oldSelf.spec.source.applicationSecretARN) && self.spec.source.applicationSecretARN == oldSelf.spec.source.applicationSecretARN) : !has(oldSelf.spec.source.applicationSecretARN)))",message="spec.source.ack, spec.source.aws and spec.source.applicationSecretARN cannot change once the source is resolved (status.source): the stack replicates from it; create a new PaymentMigration to migrate another source",fieldPath=".spec.source"
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Stack",type=string,JSONPath=`.status.stack.status`
 // +kubebuilder:printcolumn:name="Replication",type=string,JSONPath=`.status.replication.taskStatus`

@@ -80,8 +80,7 @@ func (b *builder) writerRecord() *route53.RecordSet {
 		TTL:          ptr(strconv.Itoa(int(b.spec.Cutover.WriterRecordTTLSeconds))),
 		Comment:      ptr("The one database that accepts payment writes: source until the flip, target after it"),
 		ResourceRecords: []string{fnIf(condWriterIsTarget,
-			getAtt(idDatabase(naming.Target), "Endpoint.Address"),
-			getAtt(idDatabase(naming.Source), "Endpoint.Address"))},
+			b.dbAddress(naming.Target), b.dbAddress(naming.Source))},
 	}
 }
 

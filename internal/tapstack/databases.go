@@ -46,9 +46,13 @@ func (b *builder) databases() {
 		trust("monitoring.rds.amazonaws.com"),
 		[]string{managedPolicy("service-role/AmazonRDSEnhancedMonitoringRole")}))
 	for _, s := range naming.Sides {
-		b.database(s)
+		if b.creates(s) {
+			b.database(s)
+		}
 	}
-	b.add(idAppSecret, b.appSecret())
+	if !b.existingSource() {
+		b.add(idAppSecret, b.appSecret())
+	}
 }
 
 func (b *builder) database(s naming.Side) {
@@ -182,7 +186,7 @@ func (b *builder) dbInstance(s naming.Side) *rds.DBInstance {
 func majorOnly(version string) bool { return !strings.Contains(version, ".") }
 
 // secretReadStatement lets a principal read both database secrets.
-func secretReadStatement() statement {
+func (b *builder) secretReadStatement() statement {
 	return allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-		ref(idDBSecret(naming.Source)), ref(idDBSecret(naming.Target)))
+		b.dbSecret(naming.Source), b.dbSecret(naming.Target))
 }

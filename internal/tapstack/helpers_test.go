@@ -75,6 +75,27 @@ var variants = []variant{
 		s.Database.ApplicationUsername = "ledger_svc"
 		s.DeletionPolicy = v1alpha1.DeletionPolicySnapshot
 	}},
+	{"existing-aws-source-with-load-balancer", existingAWSSource},
+	{"existing-ack-source-snapshot-no-reverse-path", func(s *v1alpha1.PaymentMigrationSpec) {
+		s.Source = v1alpha1.SourceSpec{Type: v1alpha1.SourceACK,
+			ACK:                  &v1alpha1.ACKSource{DBInstance: v1alpha1.ACKReference{Name: "payments"}, Bucket: v1alpha1.ACKReference{Name: "payments-logs"}},
+			ApplicationSecretARN: testAppSecretARN}
+		s.DeletionPolicy = v1alpha1.DeletionPolicySnapshot
+		s.Cutover.ReversePath = ptr(false)
+	}},
+}
+
+const testAppSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-app-AbCdEf"
+
+// existingAWSSource migrates from an RDS instance, a bucket and a load
+// balancer that exist already.
+func existingAWSSource(s *v1alpha1.PaymentMigrationSpec) {
+	s.Source = v1alpha1.SourceSpec{Type: v1alpha1.SourceAWS,
+		AWS: &v1alpha1.AWSSource{DBInstanceIdentifier: "payments-prod", SecurityGroupID: "sg-0123456789abcdef0", BucketName: "payments-prod-logs",
+			MasterSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1234-AbCdEf"},
+		ApplicationSecretARN: testAppSecretARN,
+		LoadBalancer: &v1alpha1.LoadBalancerReference{DNSName: "payments-prod-123456.us-east-1.elb.amazonaws.com",
+			CanonicalHostedZoneID: "Z35SXDOTRQ7X7K"}}
 }
 
 // noReversePath is the variant without the reverse path.

@@ -191,6 +191,8 @@ func (b *builder) securityGroups() {
 	b.allowBetween(idAlbSecurityGroup, idEcsSecurityGroup, port, "AlbToEcs", "ALB to payment service tasks")
 	b.allowBetween(idEcsSecurityGroup, idDBSecurityGroup, postgresPort, "EcsToDatabase", "Payment service to PostgreSQL")
 	b.allowBetween(idDmsSecurityGroup, idDBSecurityGroup, postgresPort, "DmsToDatabase", "DMS to PostgreSQL")
+	b.sourceParameters()
+	b.sourceAccess()
 }
 
 // ParamRoute53HealthCheckPrefixList is the template parameter holding the id of

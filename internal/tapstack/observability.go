@@ -118,7 +118,7 @@ func (b *builder) alarms() []alarmSpec {
 }
 
 func (b *builder) databaseAlarms(s naming.Side) []alarmSpec {
-	dims := []cloudwatch.Alarm_Dimension{dim("DBInstanceIdentifier", ref(idDatabase(s)))}
+	dims := []cloudwatch.Alarm_Dimension{dim("DBInstanceIdentifier", b.dbInstanceID(s))}
 	minFree := freeStorageFraction * float64(b.spec.Database.AllocatedStorageGiB) * gibibyte
 	return []alarmSpec{
 		{id: sided(s, "DatabaseCpuAlarm"), name: "rds-cpu-" + string(s), metric: "CPUUtilization", namespace: rdsNamespace,
@@ -180,7 +180,7 @@ func (b *builder) dashboardBody() string {
 	db := func(metric string) [][]string {
 		var m [][]string
 		for _, s := range naming.Sides {
-			m = append(m, []string{rdsNamespace, metric, "DBInstanceIdentifier", "${" + idDatabase(s) + "}"})
+			m = append(m, []string{rdsNamespace, metric, "DBInstanceIdentifier", "${" + b.subDBInstanceID(s) + "}"})
 		}
 		return m
 	}

@@ -86,12 +86,16 @@ func (b *builder) networkOutputs() {
 
 func (b *builder) databaseOutputs() {
 	for _, s := range naming.Sides {
-		b.output(dbInstanceIDOutput[s], fmt.Sprintf("RDS instance identifier of the %s database", s), ref(idDatabase(s)))
-		b.output(dbEndpointOutput[s], fmt.Sprintf("Host name of the %s database (TLS required)", s), getAtt(idDatabase(s), "Endpoint.Address"))
-		b.output(dbSecretArnOutput[s], fmt.Sprintf("Secrets Manager secret with the %s database credentials, host, port and dbname", s), ref(idDBSecret(s)))
+		b.output(dbInstanceIDOutput[s], fmt.Sprintf("RDS instance identifier of the %s database", s), b.dbInstanceID(s))
+		b.output(dbEndpointOutput[s], fmt.Sprintf("Host name of the %s database (TLS required)", s), b.dbAddress(s))
+		held := "credentials, host, port and dbname"
+		if !b.creates(s) {
+			held = "master credentials"
+		}
+		b.output(dbSecretArnOutput[s], fmt.Sprintf("Secrets Manager secret with the %s database %s", s, held), b.dbSecret(s))
 	}
 	b.output(OutputAppDbSecretArn, fmt.Sprintf("Secrets Manager secret of %s, the payment service's database role (host: the writer record)",
-		b.spec.Database.ApplicationUsername), ref(idAppSecret))
+		b.spec.Database.ApplicationUsername), b.appSecretRef())
 }
 
 func (b *builder) replicationOutputs() {
@@ -142,7 +146,7 @@ func (b *builder) reverseReplicationOutputs() {
 
 func (b *builder) storageOutputs() {
 	for _, s := range naming.Sides {
-		b.output(bucketNameOutput[s], fmt.Sprintf("Bucket of the %s transaction logs and audit trails", s), ref(idBucket(s)))
+		b.output(bucketNameOutput[s], fmt.Sprintf("Bucket of the %s transaction logs and audit trails", s), b.bucketRef(s))
 	}
 }
 
@@ -238,7 +242,7 @@ func (b *builder) writerCommand(s naming.Side) string {
 		Comment: fmt.Sprintf("writer record to the %s database", s),
 		Changes: []change{{Action: "UPSERT", ResourceRecordSet: resourceRecordSet{
 			Name: b.writerName(), Type: "CNAME", TTL: int(b.spec.Cutover.WriterRecordTTLSeconds),
-			ResourceRecords: []resourceRecord{{Value: "${" + idDatabase(s) + ".Endpoint.Address}"}},
+			ResourceRecords: []resourceRecord{{Value: "${" + b.subDBAddress(s) + "}"}},
 		}}},
 	})
 }

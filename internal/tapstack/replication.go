@@ -51,7 +51,7 @@ func (b *builder) replication() {
 	b.add(idDmsSecretsAccessRole, role(b.names.DMSSecretsRole(),
 		"Lets the DMS endpoints read the database credentials from Secrets Manager",
 		b.dmsTrust(), nil,
-		inlinePolicy("read-database-secrets", policy(secretReadStatement()))))
+		inlinePolicy("read-database-secrets", policy(b.secretReadStatement()))))
 
 	subnets := &dms.ReplicationSubnetGroup{
 		ReplicationSubnetGroupIdentifier:  ptr(b.names.DMSSubnetGroup()),
@@ -111,19 +111,27 @@ func (b *builder) dmsServiceRoles() {
 // the database only through its master secret: no server name, port, user name
 // or password property, so a rotated password needs no stack update.
 func (b *builder) dmsEndpoint(identifier string, endpointType, db naming.Side) *dms.Endpoint {
-	return &dms.Endpoint{
+	ep := &dms.Endpoint{
 		EndpointIdentifier: ptr(identifier),
 		EndpointType:       string(endpointType),
 		EngineName:         "postgres",
 		DatabaseName:       ptr(b.spec.Database.DatabaseName),
 		SslMode:            ptr("require"),
 		PostgreSqlSettings: &dms.Endpoint_PostgreSqlSettings{
-			SecretsManagerSecretId:      ptr(ref(idDBSecret(db))),
+			SecretsManagerSecretId:      ptr(b.dbSecret(db)),
 			SecretsManagerAccessRoleArn: ptr(getAtt(idDmsSecretsAccessRole, "Arn")),
 		},
-		// The secret holds host and port only once the attachment has run.
-		AWSCloudFormationDependsOn: []string{idDBSecretAttachment(db)},
 	}
+	if b.creates(db) {
+		// The secret holds host and port only once the attachment has run.
+		ep.AWSCloudFormationDependsOn = []string{idDBSecretAttachment(db)}
+	} else {
+		// An existing source's secret may be the one RDS manages, which
+		// holds the user name and password only.
+		ep.ServerName = ptr(b.dbAddress(db))
+		ep.Port = ptr(SourcePort)
+	}
+	return ep
 }
 
 func (b *builder) dmsTask() *dms.ReplicationTask {

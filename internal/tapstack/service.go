@@ -48,7 +48,7 @@ func (b *builder) service() {
 		trust("ecs-tasks.amazonaws.com"),
 		[]string{managedPolicy("service-role/AmazonECSTaskExecutionRolePolicy")},
 		inlinePolicy("read-app-database-secret", policy(allow(
-			[]string{"secretsmanager:GetSecretValue"}, ref(idAppSecret))))))
+			[]string{"secretsmanager:GetSecretValue"}, b.appSecretRef())))))
 	b.add(idTaskRole, role(b.names.TaskRole(),
 		"Payment service: read and write the two buckets",
 		trust("ecs-tasks.amazonaws.com"), nil,
@@ -84,14 +84,14 @@ func (b *builder) taskDefinition() *ecs.TaskDefinition {
 		{Name: ptr("DB_HOST"), Value: ptr(b.writerHost())},
 		{Name: ptr("DB_PORT"), Value: ptr(strconv.Itoa(postgresPort))},
 		{Name: ptr("DB_NAME"), Value: ptr(b.spec.Database.DatabaseName)},
-		{Name: ptr("SOURCE_BUCKET"), Value: ptr(ref(idBucket(naming.Source)))},
-		{Name: ptr("TARGET_BUCKET"), Value: ptr(ref(idBucket(naming.Target)))},
+		{Name: ptr("SOURCE_BUCKET"), Value: ptr(b.bucketRef(naming.Source))},
+		{Name: ptr("TARGET_BUCKET"), Value: ptr(b.bucketRef(naming.Target))},
 	}
 	// The ECS agent resolves these with the execution role when the task
 	// starts; the task role never sees a secret.
 	secrets := []ecs.TaskDefinition_Secret{
-		{Name: "DB_USER", ValueFrom: appSecretKey("username")},
-		{Name: "DB_PASSWORD", ValueFrom: appSecretKey("password")},
+		{Name: "DB_USER", ValueFrom: b.appSecretKey("username")},
+		{Name: "DB_PASSWORD", ValueFrom: b.appSecretKey("password")},
 	}
 	return &ecs.TaskDefinition{
 		Family:                  ptr(b.names.TaskFamily()),
@@ -122,8 +122,8 @@ func (b *builder) taskDefinition() *ecs.TaskDefinition {
 
 // appSecretKey is the ECS valueFrom of one JSON key of the app secret
 // (<arn>:<key>:<version stage>:<version id>, empty for the current version).
-func appSecretKey(key string) string {
-	return sub(fmt.Sprintf("${%s}:%s::", idAppSecret, key))
+func (b *builder) appSecretKey(key string) string {
+	return sub(fmt.Sprintf("${%s}:%s::", b.subAppSecret(), key))
 }
 
 func (b *builder) loadBalancing() {

@@ -28,25 +28,37 @@ func (b *builder) bucketName(s naming.Side) string {
 // role can name the source bucket that itself refers to the role (GetAtt would
 // be a circular dependency).
 func (b *builder) bucketARN(s naming.Side, suffix string) string {
+	if !b.creates(s) {
+		return sub("arn:${AWS::Partition}:s3:::${" + ParamSourceBucketName + "}" + suffix)
+	}
 	return sub("arn:${AWS::Partition}:s3:::" + b.bucketName(s) + suffix)
 }
 
 func (b *builder) storage() {
-	for _, s := range naming.Sides {
-		bucket := b.bucket(s)
-		if s == naming.Source {
-			bucket.ReplicationConfiguration = b.replicationToTarget()
-		}
-		b.add(idBucket(s), bucket)
-		b.add(idBucketPolicy(s), &s3.BucketPolicy{
-			Bucket:         ref(idBucket(s)),
-			PolicyDocument: policy(denyInsecureTransport(getAtt(idBucket(s), "Arn"), sub("${"+idBucket(s)+".Arn}/*"))),
-		})
+	if b.existingSource() {
+		// The replication rule belongs to the source bucket, which the stack
+		// does not own: only the target bucket is created, and copying the
+		// existing objects is left to the owner of the source bucket.
+		b.storageSide(naming.Target, nil)
+		return
 	}
+	b.storageSide(naming.Source, b.replicationToTarget())
+	b.storageSide(naming.Target, nil)
 	b.add(idBucketReplicationRole, role(b.names.ReplicationRole(),
 		"S3 replicates the source bucket into the target bucket",
 		trust("s3.amazonaws.com"), nil,
 		inlinePolicy("replicate-source-to-target", b.replicationPolicy())))
+}
+
+// storageSide is a side's bucket and its TLS-only policy.
+func (b *builder) storageSide(s naming.Side, replication *s3.Bucket_ReplicationConfiguration) {
+	bucket := b.bucket(s)
+	bucket.ReplicationConfiguration = replication
+	b.add(idBucket(s), bucket)
+	b.add(idBucketPolicy(s), &s3.BucketPolicy{
+		Bucket:         ref(idBucket(s)),
+		PolicyDocument: policy(denyInsecureTransport(getAtt(idBucket(s), "Arn"), sub("${"+idBucket(s)+".Arn}/*"))),
+	})
 }
 
 func (b *builder) bucket(s naming.Side) *s3.Bucket {

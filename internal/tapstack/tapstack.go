@@ -160,6 +160,18 @@ func checkSpec(spec v1alpha1.PaymentMigrationSpec, region string) error {
 	if u := spec.Database.ApplicationUsername; u != "" && u == spec.Database.MasterUsername {
 		fail("spec.database.applicationUsername must differ from spec.database.masterUsername: the cutover fences the application's role")
 	}
+	switch src := spec.Source; src.Type {
+	case v1alpha1.SourceManaged:
+	case v1alpha1.SourceACK, v1alpha1.SourceAWS:
+		if (src.Type == v1alpha1.SourceACK) != (src.ACK != nil) || (src.Type == v1alpha1.SourceAWS) != (src.AWS != nil) {
+			fail("spec.source.%s must be set exactly when spec.source.type is %s", strings.ToLower(string(src.Type)), src.Type)
+		}
+		if src.ApplicationSecretARN == "" {
+			fail("spec.source.applicationSecretARN is required with an existing source: the cutover fences the role the current service writes as")
+		}
+	default:
+		fail("spec.source.type %q is none of Managed, ACK, AWS; apply the CRD defaults first", src.Type)
+	}
 	if !strings.HasSuffix(spec.Traffic.HostedZoneName, ".internal") {
 		fail("spec.traffic.hostedZoneName must end in .internal, got %q", spec.Traffic.HostedZoneName)
 	}

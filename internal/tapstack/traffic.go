@@ -12,8 +12,9 @@ import (
 // on the ALB, and the records the cutover moves.
 //
 //	<side>.<zone>          plain alias A record of one side's entry point. Both
-//	                       alias the stack's ALB while the source has no endpoint
-//	                       of its own; repointing a side changes only this record.
+//	                       alias the stack's ALB unless spec.source.loadBalancer
+//	                       names the current service, which the source side then
+//	                       aliases; repointing a side changes only this record.
 //	<recordName>.<zone>    the name clients use: two weighted alias A records,
 //	                       SetIdentifier "source" and "target", each aliasing
 //	                       its side's record above, weighted by the SourceWeight
@@ -68,15 +69,28 @@ func (b *builder) traffic() {
 			Name:         b.fqdn(string(s)),
 			Type:         "A",
 			Comment:      ptr(fmt.Sprintf("Entry point of the %s side", s)),
-			AliasTarget: &route53.RecordSet_AliasTarget{
-				DNSName:              getAtt(idLoadBalancer, "DNSName"),
-				HostedZoneId:         getAtt(idLoadBalancer, "CanonicalHostedZoneID"),
-				EvaluateTargetHealth: ptr(true),
-			},
+			AliasTarget:  b.entryPoint(s),
 		})
 		b.add(idWeightedRecord(s), b.weightedRecord(s))
 	}
 	b.add(idWriterRecord, b.writerRecord())
+}
+
+// entryPoint is what a side's record aliases: the stack's ALB, or for the
+// source side the current service's load balancer when spec.source names it.
+func (b *builder) entryPoint(s naming.Side) *route53.RecordSet_AliasTarget {
+	if s == naming.Source && b.spec.Source.LoadBalancer != nil {
+		return &route53.RecordSet_AliasTarget{
+			DNSName:              ref(ParamSourceLoadBalancerDNSName),
+			HostedZoneId:         ref(ParamSourceLoadBalancerZoneID),
+			EvaluateTargetHealth: ptr(true),
+		}
+	}
+	return &route53.RecordSet_AliasTarget{
+		DNSName:              getAtt(idLoadBalancer, "DNSName"),
+		HostedZoneId:         getAtt(idLoadBalancer, "CanonicalHostedZoneID"),
+		EvaluateTargetHealth: ptr(true),
+	}
 }
 
 func initialWeight(s naming.Side) int {
