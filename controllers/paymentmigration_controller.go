@@ -57,6 +57,9 @@ func readyConditions(pm *paymentsv1alpha1.PaymentMigration) []string {
 	if v := pm.Spec.Replication.Validation; v == nil || *v {
 		order = append(order, paymentsv1alpha1.ConditionDataValidated)
 	}
+	if existingSource(pm) {
+		order = append([]string{paymentsv1alpha1.ConditionSourceReady}, order...)
+	}
 	return append(order, paymentsv1alpha1.ConditionTargetHealthy)
 }
 
@@ -107,6 +110,8 @@ type AWSClients struct {
 	Route53 traffic.Route53API
 	// Alarms reads the stack's alarms for the cutover gate.
 	Alarms AlarmReader
+	// Source reads an existing source (spec.source) on AWS.
+	Source SourceReader
 }
 
 // AWSFactory returns the clients of a region.
@@ -274,6 +279,13 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	params, result, stop, err := r.stackParameters(ctx, st, aws, region)
 	if stop {
 		return result, err
+	}
+	sourceParams, result, stop := r.sourceParameters(ctx, pm, st, aws, region)
+	if stop {
+		return result, nil
+	}
+	for k, v := range sourceParams {
+		params[k] = v
 	}
 	for k, v := range routeParameters(pm) {
 		params[k] = v
@@ -606,7 +618,9 @@ func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymen
 func (r *PaymentMigrationReconciler) emptyBuckets(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, emptier BucketEmptier, outputs map[string]string) (more bool, err error) {
 	for _, key := range bucketOutputs {
 		name := outputs[key]
-		if name == "" {
+		if name == "" || (key == tapstack.OutputSourceBucketName && existingSource(pm)) {
+			// An existing source's bucket is the output of a parameter, not
+			// a bucket of the stack: it is never emptied.
 			continue
 		}
 		progress := st.bucketDeletion(name)

@@ -213,7 +213,7 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 	outputs := pm.Status.Stack.Outputs
 	targets := replication.PreflightTargets{
 		SourceDBInstanceID: outputs[tapstack.OutputSourceDbInstanceID],
-		ParameterGroup:     names.DBParameterGroup(naming.Source),
+		ParameterGroup:     sourceParameterGroup(pm, names),
 		RoleNames:          []string{names.DMSVPCRole(), names.DMSLogsRole()},
 		InstanceARN:        outputs[tapstack.OutputDMSReplicationInstanceArn],
 		Endpoints: []replication.EndpointRef{
@@ -231,7 +231,9 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 		obs.RebootRequestedAt = repl.RebootRequestedAt.Time
 	}
 	obs.Now = r.now()
-	res := replication.EvaluatePreflight(obs, pm.Spec.Database.AllowRebootForParameterApply)
+	// An existing source is never rebooted by the operator (the API refuses
+	// the switch for it too).
+	res := replication.EvaluatePreflight(obs, pm.Spec.Database.AllowRebootForParameterApply && !existingSource(pm))
 	if res.ClearRebootRequest {
 		repl.RebootRequestedAt = nil
 	}
@@ -308,7 +310,11 @@ func prepareCutover(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, 
 		if err := sql.EnsureWatermarkTable(ctx, db, schema); err != nil {
 			return err
 		}
-		if err := sql.EnsureAppRole(ctx, db, role); err != nil {
+		r := role
+		// On an existing source the role is production's: checked, never
+		// altered (a password reset would stop the current service).
+		r.Existing = existingSource(pm) && db.Side == string(naming.Source)
+		if err := sql.EnsureAppRole(ctx, db, r); err != nil {
 			return err
 		}
 	}
@@ -342,7 +348,7 @@ func inspectDatabases(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration
 }
 
 func sourceDatabase(pm *paymentsv1alpha1.PaymentMigration) sqlrunner.Database {
-	return sqlrunner.Database{Side: string(naming.Source), SecretARN: pm.Status.Stack.Outputs[tapstack.OutputSourceDbSecretArn]}
+	return sourceEndpoint(pm, sqlrunner.Database{Side: string(naming.Source), SecretARN: pm.Status.Stack.Outputs[tapstack.OutputSourceDbSecretArn]})
 }
 
 func targetDatabase(pm *paymentsv1alpha1.PaymentMigration) sqlrunner.Database {

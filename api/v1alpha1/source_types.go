@@ -164,6 +164,8 @@ type SourceStatus struct {
 	SecurityGroupID string `json:"securityGroupID,omitempty"`
 	// +optional
 	BucketName string `json:"bucketName,omitempty"`
+	// +optional
+	ParameterGroup string `json:"parameterGroup,omitempty"`
 }
 
 // Existing reports whether the source is given rather than created.

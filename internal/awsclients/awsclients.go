@@ -21,6 +21,7 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/awscfg"
 	"github.com/tapstack/payment-migration-operator/internal/buckets"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/existingsource"
 	"github.com/tapstack/payment-migration-operator/internal/prefixlists"
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
@@ -44,6 +45,8 @@ type Set struct {
 	Route53 *route53.Client
 	// Alarms reads the stack's alarms (the cutover's alarm gate).
 	Alarms replicationaws.Alarms
+	// Source reads an existing source's instance, bucket and secrets.
+	Source *existingsource.Reader
 }
 
 // Factory hands out one Set per region.
@@ -94,6 +97,7 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 		PrefixLists: &prefixlists.Resolver{API: ec2.NewFromConfig(cfg), Region: region},
 		Route53:     route53.NewFromConfig(cfg),
 		Alarms:      replicationaws.Alarms{API: cloudwatch.NewFromConfig(cfg, awscfg.CloudWatchJSON)},
+		Source:      &existingsource.Reader{RDS: rds.NewFromConfig(cfg), S3: s3c, Secrets: secretsmanager.NewFromConfig(cfg)},
 	}
 	if f.Lifetime != nil {
 		set.Replication.StopWith(f.Lifetime)

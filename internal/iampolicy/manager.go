@@ -39,6 +39,10 @@ func Manager(scope Scope, stackRoleARN string) Document {
 	return newDocument(statements...)
 }
 
+// SourceSecretTag is the tag an existing source's secrets (the master's and
+// the current service's) carry, value "allowed", for the manager to read them.
+const SourceSecretTag = "tapstack:migration-source"
+
 func managerStatements(s Scope) []Statement {
 	stack := s.regional("cloudformation", "stack/"+every.Stack()+"/*")
 	staging := cfnstack.StagingBucketName(s.account(), s.region())
@@ -112,6 +116,15 @@ func managerStatements(s Scope) []Statement {
 			[]string{s.iamRole(every.DMSVPCRole()), s.iamRole(every.DMSLogsRole())}, nil),
 		// The operator's SQL connects with the stack's database secrets.
 		allow("ReadDatabaseSecrets", []string{"secretsmanager:GetSecretValue"}, secrets, nil),
+		// An existing source (spec.source) has names of its own: its
+		// instance and parameter group are only described, its bucket only
+		// located, and of its secrets only those its owner tagged
+		// SourceSecretTag=allowed are readable.
+		allow("ReadExistingSourceDatabases", []string{"rds:DescribeDBInstances", "rds:DescribeDBParameters"},
+			[]string{s.regional("rds", "db:*"), s.regional("rds", "pg:*")}, nil),
+		allow("LocateExistingSourceBuckets", []string{"s3:GetBucketLocation"}, []string{s.global("s3", "*")}, nil),
+		allow("ReadExistingSourceSecrets", []string{"secretsmanager:GetSecretValue"}, []string{s.regional("secretsmanager", "secret:*")},
+			Conditions{"StringEquals": {"secretsmanager:ResourceTag/" + SourceSecretTag: {"allowed"}}}),
 
 		// CloudWatch metrics have no resource-level permissions.
 		allow("ReadReplicationLag", []string{"cloudwatch:GetMetricData"}, []string{"*"}, nil),

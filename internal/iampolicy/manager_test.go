@@ -122,7 +122,7 @@ func TestStaticAnalysisSeesInterfaceAndPaginatorCalls(t *testing.T) {
 		{"s3.DeleteObjects", "internal/buckets/"},                                         // buckets.API, an interface
 		{"cloudformation.DescribeStackEvents", "internal/cfnstack/"},                      // NewDescribeStackEventsPaginator
 		{"databasemigrationservice.DescribeReplicationTasks", "internal/replicationaws/"}, // NewDescribeReplicationTasksPaginator
-		{"secretsmanager.GetSecretValue", "internal/sqlrunner/"},                          // sqlrunner's interface
+		{"secretsmanager.GetSecretValue", "internal/existingsource/"},                     // existingsource's interface
 	} {
 		c, ok := calls[want.key]
 		if !ok {

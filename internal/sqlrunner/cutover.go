@@ -55,6 +55,9 @@ func (d *Direct) EnsureAppRole(ctx context.Context, db Database, role AppRole) e
 		if conn.Config().User == role.Name {
 			return fmt.Errorf("%s database: application role %s is the master user; the service needs a role of its own, which the fence can stop without stopping the operator and DMS", db.Side, role.Name)
 		}
+		if role.Existing {
+			return checkExistingRole(ctx, conn, role)
+		}
 		if err := ensureLoginRole(ctx, conn, role.Name, password); err != nil {
 			return fmt.Errorf("%s database: application role %s: %w", db.Side, role.Name, err)
 		}
@@ -63,6 +66,44 @@ func (d *Direct) EnsureAppRole(ctx context.Context, db Database, role AppRole) e
 		}
 		return nil
 	})
+}
+
+// checkExistingRole is EnsureAppRole for the production role of an existing
+// source: it must exist, log in, be no superuser (the fence could not stop
+// it) and write every mapped table; nothing about it is changed.
+func checkExistingRole(ctx context.Context, conn *pgx.Conn, role AppRole) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("source database: application role %s (spec.source.applicationSecretARN): %s", role.Name, fmt.Sprintf(format, args...))
+	}
+	var super, login bool
+	err := conn.QueryRow(ctx, `SELECT rolsuper, rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = $1`, role.Name).Scan(&super, &login)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fail("no such role on the existing source; the current service must write as it")
+	}
+	if err != nil {
+		return fail("reading it: %v", err)
+	}
+	if super {
+		return fail("a superuser, which the fence (default_transaction_read_only) cannot stop")
+	}
+	if !login {
+		return fail("cannot log in, so it is not the role the current service writes as")
+	}
+	var cannot []string
+	for _, t := range role.Tables {
+		var ok bool
+		qualified := pgx.Identifier{role.Schema, t}.Sanitize()
+		if err := conn.QueryRow(ctx, `SELECT has_table_privilege($1, $2, 'INSERT') AND has_table_privilege($1, $2, 'UPDATE')`, role.Name, qualified).Scan(&ok); err != nil {
+			return fail("checking its privileges on %s: %v", qualified, err)
+		}
+		if !ok {
+			cannot = append(cannot, qualified)
+		}
+	}
+	if len(cannot) > 0 {
+		return fail("cannot insert into or update %s; the operator does not change grants on an existing source", strings.Join(cannot, ", "))
+	}
+	return nil
 }
 
 func ensureLoginRole(ctx context.Context, conn *pgx.Conn, name, password string) error {

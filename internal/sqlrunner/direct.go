@@ -126,6 +126,9 @@ func (d *Direct) connConfig(ctx context.Context, db Database, appSecretARN strin
 	if err != nil {
 		return nil, false, err
 	}
+	if db.Host != "" {
+		s.Host, s.Port, s.DBName = db.Host, json.RawMessage(strconv.Itoa(db.Port)), db.DBName
+	}
 	var missing []string
 	for _, f := range []struct{ name, value string }{{"username", s.Username}, {"password", s.Password}, {"host", s.Host}, {"dbname", s.DBName}} {
 		if f.value == "" {

@@ -19,6 +19,12 @@ import (
 type Database struct {
 	Side      string // source or target, for messages
 	SecretARN string
+	// Host, Port and DBName, when Host is set, are used instead of the
+	// secret's: the secret RDS manages for an existing source holds only
+	// the user name and password.
+	Host   string
+	Port   int
+	DBName string
 }
 
 // InspectRequest says which tables of a schema to describe.
@@ -126,6 +132,10 @@ type AppRole struct {
 	SecretARN string
 	Schema    string
 	Tables    []string // unqualified table names in Schema the service may write
+	// Existing says the role is the production service's own, on an
+	// existing source: it is checked (it exists, logs in, is no superuser,
+	// can write the tables) and never altered.
+	Existing bool
 }
 
 // DrainResult is what DrainSessions did.
