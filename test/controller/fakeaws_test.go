@@ -70,7 +70,7 @@ func newFakeCloud() *fakeCloud {
 func (f *fakeCloud) factory() controllers.AWSFactory {
 	return func(_ context.Context, region string) (controllers.AWSClients, error) {
 		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms, SQL: f.sql,
-			PrefixLists: prefixLists.of(region), Route53: f.route53, Alarms: f.alarms}, nil
+			PrefixLists: prefixLists.of(region), Route53: f.route53, Alarms: f.alarms, Source: sources}, nil
 	}
 }
 
@@ -156,7 +156,7 @@ func (s fakeStacks) Observe(ctx context.Context, name string) (cfnstack.Observat
 		if fl := f.fail(name, false); fl != nil {
 			st.status, st.failedResource, st.reason = "ROLLBACK_COMPLETE", fl.resource, fl.reason
 		} else {
-			st.status, st.outputs = "CREATE_COMPLETE", outputsOf(name)
+			st.status, st.outputs = "CREATE_COMPLETE", withSourceParameters(outputsOf(name), st.parameters)
 		}
 	case "UPDATE_IN_PROGRESS":
 		if f.holdUpdate[name] {

@@ -66,7 +66,8 @@ func StartControlPlaneWith(o Options) (*ControlPlane, error) {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run these suites with `make integration` (it builds kube-apiserver and etcd once per machine)")
 	}
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "config", "crd", "bases")},
+		// The ACK controllers' CRDs, as an existing source names its objects.
+		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "config", "crd", "bases"), filepath.Join(repoRoot(), "test", "testdata", "ack-crds")},
 		ErrorIfCRDPathMissing: true,
 	}
 	if o.Webhooks {
