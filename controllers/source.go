@@ -108,9 +108,7 @@ func splitEndpoint(endpoint string) (string, int) {
 // resolveSource reads what spec.source names and judges it.
 func (r *PaymentMigrationReconciler) resolveSource(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, aws AWSClients, region string) (existingsource.Source, *existingsource.Problem) {
 	spec := pm.Spec.Source
-	if aws.Source == nil {
-		return existingsource.Source{}, &existingsource.Problem{Reason: "AWSUnavailable", Field: "spec.source", Message: "no client to read the existing source"}
-	}
+	noClient := &existingsource.Problem{Reason: "AWSUnavailable", Field: "spec.source", Message: "no client to read the existing source on AWS"}
 	var src existingsource.Source
 	var p *existingsource.Problem
 	masterField := "spec.source.aws.masterSecretARN"
@@ -118,13 +116,16 @@ func (r *PaymentMigrationReconciler) resolveSource(ctx context.Context, pm *paym
 	case paymentsv1alpha1.SourceACK:
 		var objs existingsource.ACKObjects
 		if objs, p = r.readACK(ctx, pm); p == nil {
-			src, p = existingsource.FromACK(*spec.ACK, objs, pm.Namespace, region)
+			src, p = existingsource.FromACK(*spec.ACK, objs, pm.Namespace, region, spec.DatabasePort())
 		}
 		masterField = "spec.source.ack.masterSecretARN"
 		if spec.ACK.MasterSecretARN == "" {
 			masterField = "spec.source.ack.dbInstance (status.masterUserSecret)"
 		}
 	case paymentsv1alpha1.SourceAWS:
+		if aws.Source == nil {
+			return src, noClient
+		}
 		inst, err := aws.Source.Instance(ctx, spec.AWS.DBInstanceIdentifier)
 		if err != nil {
 			return src, awsProblem("spec.source.aws.dbInstanceIdentifier", err)
@@ -133,10 +134,13 @@ func (r *PaymentMigrationReconciler) resolveSource(ctx context.Context, pm *paym
 		if err != nil {
 			return src, awsProblem("spec.source.aws.bucketName", err)
 		}
-		src, p = existingsource.FromAWS(*spec.AWS, inst, bucketRegion, region)
+		src, p = existingsource.FromAWS(*spec.AWS, inst, bucketRegion, region, spec.DatabasePort())
 	}
 	if p != nil {
 		return src, p
+	}
+	if aws.Source == nil {
+		return src, noClient
 	}
 	for _, s := range []struct{ field, arn, user string }{
 		{masterField, src.MasterSecretARN, ""},

@@ -24,6 +24,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type == 'ACK' ? has(self.ack) : !has(self.ack)",message="source.ack is required when source.type is ACK, and only then",fieldPath=".ack"
 // +kubebuilder:validation:XValidation:rule="self.type == 'AWS' ? has(self.aws) : !has(self.aws)",message="source.aws is required when source.type is AWS, and only then",fieldPath=".aws"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Managed' ? !has(self.applicationSecretARN) : has(self.applicationSecretARN)",message="source.applicationSecretARN is required with an existing source (the cutover fences the role the current service writes as), and not allowed with a managed one",fieldPath=".applicationSecretARN"
+// +kubebuilder:validation:XValidation:rule="self.type != 'Managed' || !has(self.port)",message="source.port is the port of an existing source; a managed one listens on 5432",fieldPath=".port"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Managed' || !has(self.loadBalancer)",message="source.loadBalancer names the current service of an existing source; a managed source has none",fieldPath=".loadBalancer"
 type SourceSpec struct {
 	// Type is Managed (the stack creates the source), ACK or AWS (the source
@@ -58,6 +59,27 @@ type SourceSpec struct {
 	// stack's ALB.
 	// +optional
 	LoadBalancer *LoadBalancerReference `json:"loadBalancer,omitempty"`
+
+	// Port the existing source listens on (default 5432); the operator
+	// checks it against the instance. The target is created on the same
+	// port, since the service follows the writer record between the two
+	// databases by name and keeps one port.
+	// +kubebuilder:validation:Minimum=1150
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+}
+
+// DefaultPort is PostgreSQL's, the port of a managed source and the default
+// of an existing one.
+const DefaultPort = 5432
+
+// DatabasePort is the port both databases listen on.
+func (s SourceSpec) DatabasePort() int {
+	if s.Existing() && s.Port != 0 {
+		return int(s.Port)
+	}
+	return DefaultPort
 }
 
 // ACKSource references ACK objects by name. A namespace other than the

@@ -28,9 +28,6 @@ var (
 // namespaces whose migrations may use it, besides its own.
 const AllowedNamespacesAnnotation = "payments.tapstack.io/allowed-migration-namespaces"
 
-// Port is the only port an existing source may listen on (tapstack.SourcePort).
-const Port = 5432
-
 // Source is an existing source as resolved.
 type Source struct {
 	DBInstanceID    string
@@ -74,7 +71,7 @@ func Namespace(ref v1alpha1.ACKReference, ns string) string {
 }
 
 // FromACK resolves an ACK source for a migration in namespace ns and region.
-func FromACK(spec v1alpha1.ACKSource, objs ACKObjects, ns, region string) (Source, *Problem) {
+func FromACK(spec v1alpha1.ACKSource, objs ACKObjects, ns, region string, port int) (Source, *Problem) {
 	const dbField, bucketField = "spec.source.ack.dbInstance", "spec.source.ack.bucket"
 	if p := usable(objs.DBInstance, spec.DBInstance, DBInstanceGVK, dbField, ns, region); p != nil {
 		return Source{}, p
@@ -131,7 +128,7 @@ func FromACK(spec v1alpha1.ACKSource, objs ACKObjects, ns, region string) (Sourc
 				ref(*spec.DBParameterGroup, ns)))
 		}
 	}
-	return src, checkPort(src, dbField)
+	return src, checkPort(src, dbField, port)
 }
 
 // usable checks that an ACK object exists, may be used from ns, is in region,
@@ -228,7 +225,7 @@ type Instance struct {
 
 // FromAWS resolves a plain AWS source from its instance (nil: not found in
 // the region) and the region of its bucket ("": no such bucket).
-func FromAWS(spec v1alpha1.AWSSource, inst *Instance, bucketRegion, region string) (Source, *Problem) {
+func FromAWS(spec v1alpha1.AWSSource, inst *Instance, bucketRegion, region string, port int) (Source, *Problem) {
 	const dbField = "spec.source.aws.dbInstanceIdentifier"
 	if inst == nil {
 		return Source{}, problem("SourceNotFound", dbField, "no DB instance %s in region %s", spec.DBInstanceIdentifier, region)
@@ -252,15 +249,15 @@ func FromAWS(spec v1alpha1.AWSSource, inst *Instance, bucketRegion, region strin
 	}
 	src := Source{DBInstanceID: inst.ID, DBInstanceARN: inst.ARN, Address: inst.Address, Port: inst.Port,
 		MasterSecretARN: spec.MasterSecretARN, SecurityGroupID: spec.SecurityGroupID, BucketName: spec.BucketName, ParameterGroup: inst.ParameterGroup}
-	return src, checkPort(src, dbField)
+	return src, checkPort(src, dbField, port)
 }
 
-// checkPort: the service reaches both databases through the writer record
-// and one port, so the source must listen where the target will.
-func checkPort(src Source, field string) *Problem {
-	if src.Port != Port {
-		return problem("SourcePortUnsupported", field, "the source listens on port %d; the service follows the writer record between the databases by name only, so the source must listen on %d like the target",
-			src.Port, Port)
+// checkPort: the template opens and creates the target on spec.source.port,
+// so the instance must listen there.
+func checkPort(src Source, field string, port int) *Problem {
+	if src.Port != int64(port) {
+		return problem("SourcePortMismatch", "spec.source.port", "%s listens on port %d, and spec.source.port is %d (5432 when unset)",
+			src.DBInstanceID, src.Port, port)
 	}
 	return nil
 }

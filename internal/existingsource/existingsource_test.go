@@ -48,7 +48,7 @@ func status(obj map[string]any) map[string]any { return obj["status"].(map[strin
 var ackSpec = v1alpha1.ACKSource{DBInstance: v1alpha1.ACKReference{Name: "payments"}, Bucket: v1alpha1.ACKReference{Name: "logs"}}
 
 func TestFromACKReadsTheStatusOfTheObjects(t *testing.T) {
-	src, p := FromACK(ackSpec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil)}, "shop", "us-east-1")
+	src, p := FromACK(ackSpec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil)}, "shop", "us-east-1", 5432)
 	if p != nil {
 		t.Fatal(p)
 	}
@@ -62,7 +62,7 @@ func TestFromACKReadsTheStatusOfTheObjects(t *testing.T) {
 	}
 	spec := ackSpec
 	spec.SecurityGroupID, spec.MasterSecretARN = "sg-0bbbbbbbbbbbbbbbb", "arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf"
-	src, p = FromACK(spec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil)}, "shop", "us-east-1")
+	src, p = FromACK(spec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil)}, "shop", "us-east-1", 5432)
 	if p != nil || src.SecurityGroupID != spec.SecurityGroupID || src.MasterSecretARN != spec.MasterSecretARN {
 		t.Errorf("overrides: %+v %v", src, p)
 	}
@@ -110,12 +110,12 @@ func TestFromACKRefusesWhatCannotBeUsedNamingTheField(t *testing.T) {
 			"shop", "SecurityGroupNotAttached", "sg-0cccccccccccccccc is not a security group", "spec.source.ack.securityGroupID"},
 		{"another port", ackSpec, ACKObjects{DBInstance: dbInstance(func(o map[string]any) {
 			status(o)["endpoint"] = map[string]any{"address": "db.example", "port": int64(6432)}
-		}), Bucket: bucket(nil)}, "shop", "SourcePortUnsupported", "port 6432", "spec.source.ack.dbInstance"},
+		}), Bucket: bucket(nil)}, "shop", "SourcePortMismatch", "listens on port 6432", "spec.source.port"},
 		{"parameter group missing", pgSpec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil)},
 			"shop", "SourceNotFound", "DBParameterGroup shop/payments-pg does not exist", "spec.source.ack.dbParameterGroup"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, p := FromACK(c.spec, c.objs, c.ns, "us-east-1")
+			_, p := FromACK(c.spec, c.objs, c.ns, "us-east-1", 5432)
 			if p == nil {
 				t.Fatal("accepted")
 			}
@@ -133,10 +133,10 @@ func TestACKObjectsOfAnotherNamespaceNeedItsGrant(t *testing.T) {
 		o["metadata"].(map[string]any)["namespace"] = "bank"
 		o["metadata"].(map[string]any)["annotations"] = map[string]any{AllowedNamespacesAnnotation: "ops, shop"}
 	})
-	if _, p := FromACK(spec, ACKObjects{DBInstance: db, Bucket: bucket(nil)}, "shop", "us-east-1"); p != nil {
+	if _, p := FromACK(spec, ACKObjects{DBInstance: db, Bucket: bucket(nil)}, "shop", "us-east-1", 5432); p != nil {
 		t.Errorf("granted namespace refused: %v", p)
 	}
-	if _, p := FromACK(spec, ACKObjects{DBInstance: db, Bucket: bucket(nil)}, "shopping", "us-east-1"); p == nil || p.Reason != "SourceNotGranted" {
+	if _, p := FromACK(spec, ACKObjects{DBInstance: db, Bucket: bucket(nil)}, "shopping", "us-east-1", 5432); p == nil || p.Reason != "SourceNotGranted" {
 		t.Errorf("a namespace that is only a prefix of a granted one: %v", p)
 	}
 }
@@ -150,7 +150,7 @@ func TestAParameterGroupWithoutLogicalReplicationIsANote(t *testing.T) {
 		"spec":     map[string]any{"family": "postgres14", "parameterOverrides": map[string]any{"rds.force_ssl": "1"}},
 		"status":   map[string]any{"conditions": []any{map[string]any{"type": "ACK.ResourceSynced", "status": "True"}}},
 	}}
-	src, p := FromACK(spec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil), DBParameterGroup: pg}, "shop", "us-east-1")
+	src, p := FromACK(spec, ACKObjects{DBInstance: dbInstance(nil), Bucket: bucket(nil), DBParameterGroup: pg}, "shop", "us-east-1", 5432)
 	if p != nil || len(src.Notes) != 1 || !strings.Contains(src.Notes[0], "rds.logical_replication=1") {
 		t.Errorf("notes %v, problem %v", src.Notes, p)
 	}
@@ -167,7 +167,7 @@ func TestFromAWS(t *testing.T) {
 		}
 		return i
 	}
-	src, p := FromAWS(spec, inst(nil), "us-east-1", "us-east-1")
+	src, p := FromAWS(spec, inst(nil), "us-east-1", "us-east-1", 5432)
 	if p != nil || src.Address != "payments-prod.abc.rds.amazonaws.com" || src.ParameterGroup != "default.postgres14" || src.BucketName != "logs" {
 		t.Errorf("resolved %+v, %v", src, p)
 	}
@@ -182,9 +182,9 @@ func TestFromAWS(t *testing.T) {
 		{"other group", "SecurityGroupNotAttached", "spec.source.aws.securityGroupID", inst(func(i *Instance) { i.SecurityGroups = []string{"sg-0bbbbbbbbbbbbbbbb"} }), "us-east-1"},
 		{"no bucket", "SourceNotFound", "spec.source.aws.bucketName", inst(nil), ""},
 		{"bucket elsewhere", "SourceInAnotherRegion", "spec.source.aws.bucketName", inst(nil), "eu-west-1"},
-		{"port", "SourcePortUnsupported", "spec.source.aws.dbInstanceIdentifier", inst(func(i *Instance) { i.Port = 5433 }), "us-east-1"},
+		{"port", "SourcePortMismatch", "spec.source.port", inst(func(i *Instance) { i.Port = 5433 }), "us-east-1"},
 	} {
-		if _, p := FromAWS(spec, c.inst, c.bucketRegion, "us-east-1"); p == nil || p.Reason != c.reason || p.Field != c.field {
+		if _, p := FromAWS(spec, c.inst, c.bucketRegion, "us-east-1", 5432); p == nil || p.Reason != c.reason || p.Field != c.field {
 			t.Errorf("%s: %v, want %s on %s", c.name, p, c.reason, c.field)
 		}
 	}

@@ -130,7 +130,7 @@ func (b *builder) appSecret() *secretsmanager.Secret {
 		GenerateSecretString: generatedPassword(map[string]any{
 			"username": db.ApplicationUsername,
 			"host":     b.writerHost(),
-			"port":     postgresPort,
+			"port":     b.dbPort(),
 			"dbname":   db.DatabaseName,
 		}),
 	}
@@ -155,7 +155,7 @@ func (b *builder) dbInstance(s naming.Side) *rds.DBInstance {
 		DBName:                      ptr(db.DatabaseName),
 		MasterUsername:              ptr(dynamicRef(s, "username")),
 		MasterUserPassword:          ptr(dynamicRef(s, "password")),
-		Port:                        ptr(strconv.Itoa(postgresPort)),
+		Port:                        ptr(strconv.Itoa(b.dbPort())),
 		DBParameterGroupName:        ptr(ref(idDBParameterGroup(s))),
 		DBSubnetGroupName:           ptr(ref(idDBSubnetGroup)),
 		VPCSecurityGroups:           []string{getAtt(idDBSecurityGroup, "GroupId")},

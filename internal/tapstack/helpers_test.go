@@ -93,7 +93,7 @@ func existingAWSSource(s *v1alpha1.PaymentMigrationSpec) {
 	s.Source = v1alpha1.SourceSpec{Type: v1alpha1.SourceAWS,
 		AWS: &v1alpha1.AWSSource{DBInstanceIdentifier: "payments-prod", SecurityGroupID: "sg-0123456789abcdef0", BucketName: "payments-prod-logs",
 			MasterSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1234-AbCdEf"},
-		ApplicationSecretARN: testAppSecretARN,
+		ApplicationSecretARN: testAppSecretARN, Port: 6432,
 		LoadBalancer: &v1alpha1.LoadBalancerReference{DNSName: "payments-prod-123456.us-east-1.elb.amazonaws.com",
 			CanonicalHostedZoneID: "Z35SXDOTRQ7X7K"}}
 }

@@ -189,8 +189,8 @@ func (b *builder) securityGroups() {
 			Description: ptr("Secrets Manager and CloudWatch Logs over HTTPS")}}))
 
 	b.allowBetween(idAlbSecurityGroup, idEcsSecurityGroup, port, "AlbToEcs", "ALB to payment service tasks")
-	b.allowBetween(idEcsSecurityGroup, idDBSecurityGroup, postgresPort, "EcsToDatabase", "Payment service to PostgreSQL")
-	b.allowBetween(idDmsSecurityGroup, idDBSecurityGroup, postgresPort, "DmsToDatabase", "DMS to PostgreSQL")
+	b.allowBetween(idEcsSecurityGroup, idDBSecurityGroup, b.dbPort(), "EcsToDatabase", "Payment service to PostgreSQL")
+	b.allowBetween(idDmsSecurityGroup, idDBSecurityGroup, b.dbPort(), "DmsToDatabase", "DMS to PostgreSQL")
 	b.sourceParameters()
 	b.sourceAccess()
 }

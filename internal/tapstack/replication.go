@@ -129,7 +129,7 @@ func (b *builder) dmsEndpoint(identifier string, endpointType, db naming.Side) *
 		// An existing source's secret may be the one RDS manages, which
 		// holds the user name and password only.
 		ep.ServerName = ptr(b.dbAddress(db))
-		ep.Port = ptr(SourcePort)
+		ep.Port = ptr(b.dbPort())
 	}
 	return ep
 }

@@ -82,7 +82,7 @@ func (b *builder) taskDefinition() *ecs.TaskDefinition {
 		// the service by name resolution, and a session the fence ends
 		// reconnects to whichever database accepts writes.
 		{Name: ptr("DB_HOST"), Value: ptr(b.writerHost())},
-		{Name: ptr("DB_PORT"), Value: ptr(strconv.Itoa(postgresPort))},
+		{Name: ptr("DB_PORT"), Value: ptr(strconv.Itoa(b.dbPort()))},
 		{Name: ptr("DB_NAME"), Value: ptr(b.spec.Database.DatabaseName)},
 		{Name: ptr("SOURCE_BUCKET"), Value: ptr(b.bucketRef(naming.Source))},
 		{Name: ptr("TARGET_BUCKET"), Value: ptr(b.bucketRef(naming.Target))},

@@ -30,9 +30,10 @@ const (
 	ParamSourceLoadBalancerZoneID  = "SourceLoadBalancerHostedZoneId"
 )
 
-// SourcePort is the port an existing source must listen on: the service
-// reaches either database through the writer record and one DB_PORT.
-const SourcePort = postgresPort
+// dbPort is the port of both databases: an existing source's (the target is
+// created on it too, since the service reaches either database through the
+// writer record and one DB_PORT), else PostgreSQL's.
+func (b *builder) dbPort() int { return b.spec.Source.DatabasePort() }
 
 func (b *builder) existingSource() bool { return b.spec.Source.Existing() }
 
@@ -110,7 +111,7 @@ func (b *builder) sourceParameters() {
 	for name, p := range map[string]cloudformation.Parameter{
 		ParamSourceDbInstanceID: {Description: ptr("DB instance identifier of the existing source database"),
 			AllowedPattern: ptr("^[a-zA-Z][a-zA-Z0-9-]{0,62}$")},
-		ParamSourceDbAddress: {Description: ptr(fmt.Sprintf("Endpoint address of the existing source database (port %d)", SourcePort)),
+		ParamSourceDbAddress: {Description: ptr(fmt.Sprintf("Endpoint address of the existing source database (port %d)", b.dbPort())),
 			AllowedPattern: ptr("^[A-Za-z0-9.-]+$")},
 		ParamSourceDbSecretArn: {Description: ptr("Secrets Manager secret of the source's master user (username, password)"),
 			AllowedPattern: ptr(arn)},
@@ -144,11 +145,11 @@ func (b *builder) sourceAccess() {
 		{idDmsSecurityGroup, "DmsToSourceDatabase", "DMS to the existing source PostgreSQL"},
 	} {
 		b.add(from.id+"Egress", &ec2.SecurityGroupEgress{
-			GroupId: getAtt(from.group, "GroupId"), IpProtocol: "tcp", FromPort: ptr(SourcePort), ToPort: ptr(SourcePort),
+			GroupId: getAtt(from.group, "GroupId"), IpProtocol: "tcp", FromPort: ptr(b.dbPort()), ToPort: ptr(b.dbPort()),
 			DestinationSecurityGroupId: ptr(ref(ParamSourceSecurityGroupID)), Description: ptr(from.description),
 		})
 		b.add(from.id+"Ingress", &ec2.SecurityGroupIngress{
-			GroupId: ptr(ref(ParamSourceSecurityGroupID)), IpProtocol: "tcp", FromPort: ptr(SourcePort), ToPort: ptr(SourcePort),
+			GroupId: ptr(ref(ParamSourceSecurityGroupID)), IpProtocol: "tcp", FromPort: ptr(b.dbPort()), ToPort: ptr(b.dbPort()),
 			SourceSecurityGroupId: ptr(getAtt(from.group, "GroupId")), Description: ptr(from.description),
 		})
 	}

@@ -58,7 +58,8 @@ func TestTheLayersReachAnExistingSourceThroughItsParameters(t *testing.T) {
 	ep := d.props(t, "SourceDmsEndpoint")
 	mustEqual(t, "source endpoint secret", at(ep, "PostgreSqlSettings", "SecretsManagerSecretId"), refTo(ParamSourceDbSecretArn))
 	mustEqual(t, "source endpoint server", ep["ServerName"], refTo(ParamSourceDbAddress))
-	mustEqual(t, "source endpoint port", ep["Port"], SourcePort)
+	mustEqual(t, "source endpoint port", ep["Port"], 6432)
+	mustEqual(t, "target port", d.props(t, "TargetDatabase")["Port"], "6432")
 	if dep := d.resource(t, "SourceDmsEndpoint")["DependsOn"]; dep != nil {
 		t.Errorf("source endpoint depends on %s", js(dep))
 	}
@@ -95,7 +96,7 @@ func TestTheStackOpensTheSourceGroupToDMSAndTheServiceOnly(t *testing.T) {
 		if js(p["GroupId"]) != js(refTo(ParamSourceSecurityGroupID)) {
 			continue
 		}
-		if p["FromPort"] != float64(SourcePort) || p["ToPort"] != float64(SourcePort) || p["IpProtocol"] != "tcp" {
+		if p["FromPort"] != float64(6432) || p["ToPort"] != float64(6432) || p["IpProtocol"] != "tcp" {
 			t.Errorf("%s opens %v-%v/%v", id, p["FromPort"], p["ToPort"], p["IpProtocol"])
 		}
 		if p["CidrIp"] != nil {

@@ -98,6 +98,7 @@ func TestManagerRBACIsExactlyWhatTheManagerDoes(t *testing.T) {
 	key := migrateToCompleted(t, cloud, rec)
 	scrapeMetrics(t, m.metricsAddr)
 	deleteMigration(t, cloud, rec, key)
+	resolveAnACKSource(t, rec)
 	m.stop()
 	stopped = true
 
@@ -154,6 +155,43 @@ func TestManagerIsDeniedWhatItNeverDoes(t *testing.T) {
 // migrateToCompleted walks one migration through Provisioning, Preflight,
 // FullLoad, Replicating, CuttingOver and Completed (automatic approval, one
 // service-tier step, the freeze and the flip).
+// resolveAnACKSource has the manager read the ACK objects an existing source
+// names (none exists here: the reads are what is recorded), and the
+// migration wait with SourceReady False.
+func resolveAnACKSource(t *testing.T, rec *recorder) {
+	t.Helper()
+	ctx := t.Context()
+	pm := &paymentsv1alpha1.PaymentMigration{
+		ObjectMeta: metav1.ObjectMeta{Name: "payments-ack", Namespace: "payments"},
+		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "rbacack", Region: "us-east-1",
+			Source: paymentsv1alpha1.SourceSpec{Type: paymentsv1alpha1.SourceACK,
+				ApplicationSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-app-AbCdEf",
+				ACK: &paymentsv1alpha1.ACKSource{DBInstance: paymentsv1alpha1.ACKReference{Name: "payments"}, Bucket: paymentsv1alpha1.ACKReference{Name: "payments-logs"},
+					DBParameterGroup: &paymentsv1alpha1.ACKReference{Name: "payments-pg14"}}}},
+	}
+	if err := admin.Create(ctx, pm); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(pm)
+	waitFor(t, 30*time.Second, "SourceReady False for the missing DBInstance", func() (bool, error) {
+		failOnRefusal(t, rec)
+		err := admin.Get(ctx, key, pm)
+		for _, c := range pm.Status.Conditions {
+			if c.Type == paymentsv1alpha1.ConditionSourceReady && c.Reason == "SourceNotFound" {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	if err := admin.Delete(ctx, pm); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the ACK-sourced migration gone", func() (bool, error) {
+		err := admin.Get(ctx, key, pm)
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
 func migrateToCompleted(t *testing.T, cloud *fakeCloud, rec *recorder) client.ObjectKey {
 	t.Helper()
 	ctx := t.Context()

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -70,8 +71,10 @@ func run(m *testing.M) int {
 	logPath = logFile.Name()
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
 
-	// No CRDs preinstalled: the install brings its own.
-	env := &envtest.Environment{}
+	// None of the project's CRDs preinstalled: the install brings its own.
+	// The ACK controllers' are, as in a cluster where an existing source is
+	// managed by ACK.
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "testdata", "ack-crds")}, ErrorIfCRDPathMissing: true}
 	if adminConfig, err = env.Start(); err != nil {
 		_ = env.Stop()
 		fmt.Fprintln(os.Stderr, "starting envtest:", err)

@@ -860,6 +860,11 @@ def _endpoint_conn(backend: Any, endpoint_arn: str, local: bool = True) -> pg.Co
             fields = json.loads(secret.get("SecretString") or "{}")
         except Exception as err:
             raise dmsrepl.ReplicationError(f"Endpoint '{name}': cannot read secret {secret_id}: {err}") from err
+        # The secret RDS manages for an instance holds the user name and
+        # password only: the endpoint's ServerName and Port say where.
+        for key, value in (("host", endpoint.server_name), ("port", endpoint.port)):
+            if not fields.get(key) and value:
+                fields[key] = value
     else:
         fields = {"username": endpoint.username, "password": getattr(endpoint, "password", None),
                   "host": endpoint.server_name, "port": endpoint.port}
