@@ -239,3 +239,53 @@ func findCond(pm *paymentsv1alpha1.PaymentMigration, condType string) string {
 	}
 	return "none"
 }
+
+// TestAPlainAWSSource: the same kind of production source, given by its AWS
+// identifiers. Wrong identifiers create nothing and name the field; once
+// they are right, the stack takes the instance, secret, group and bucket
+// as its parameters.
+func TestAPlainAWSSource(t *testing.T) {
+	p := createProduction(t, "prodledger")
+	p.db.exec(t, "CREATE ROLE payments_app LOGIN PASSWORD '"+p.appPassword+"'")
+	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "plainaws", Namespace: "default"},
+		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "plainaws"}}
+	pm.Spec.Source = paymentsv1alpha1.SourceSpec{Type: paymentsv1alpha1.SourceAWS, ApplicationSecretARN: p.appSecret, Port: int32(p.port),
+		AWS: &paymentsv1alpha1.AWSSource{DBInstanceIdentifier: p.id, MasterSecretARN: p.masterSecret, SecurityGroupID: "sg-0123456789abcdef0", BucketName: p.bucket}}
+	if err := k8s.Create(t.Context(), pm); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(pm)
+	t.Cleanup(func() { deleteAndWait(t, key) })
+	pm = waitFor(t, key, time.Minute, "SourceReady False for the security group", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return strings.HasPrefix(findCond(pm, paymentsv1alpha1.ConditionSourceReady), "False SecurityGroupNotAttached: spec.source.aws.securityGroupID: ")
+	})
+	t.Logf("SourceReady: %s", findCond(pm, paymentsv1alpha1.ConditionSourceReady))
+	if pm.Status.Stack != nil && pm.Status.Stack.ID != "" {
+		t.Errorf("a stack was created for a source that is not usable: %s", pm.Status.Stack.ID)
+	}
+
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Source.AWS.SecurityGroupID = p.group })
+	pm = waitFor(t, key, stackTimout, "StackReady", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condStatus(pm, paymentsv1alpha1.ConditionStackReady) == metav1.ConditionTrue
+	})
+	t.Logf("SourceReady: %s", findCond(pm, paymentsv1alpha1.ConditionSourceReady))
+	out := pm.Status.Stack.Outputs
+	if out["SourceDbInstanceId"] != p.id || out["SourceDbEndpoint"] != p.address || out["SourceBucketName"] != p.bucket || out["AppDbSecretArn"] != p.appSecret {
+		t.Errorf("source outputs %v", out)
+	}
+	groups, err := ec2.NewFromConfig(awsCfg).DescribeSecurityGroups(callCtx(t), &ec2.DescribeSecurityGroupsInput{GroupIds: []string{p.group}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admitted []string
+	for _, perm := range groups.SecurityGroups[0].IpPermissions {
+		if aws.ToInt32(perm.FromPort) == int32(p.port) {
+			for _, g := range perm.UserIdGroupPairs {
+				admitted = append(admitted, aws.ToString(g.GroupId))
+			}
+		}
+	}
+	if len(admitted) != 2 {
+		t.Errorf("the production group admits %v on port %d, want the stack's DMS and service groups", admitted, p.port)
+	}
+}
