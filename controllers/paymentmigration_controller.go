@@ -206,7 +206,8 @@ type PaymentMigrationReconciler struct {
 // records them through a migration's phases and fails on a grant nothing
 // uses): the cache lists and watches PaymentMigrations, the API reader gets
 // them, the finalizer goes on and off by patch, status is written by patch,
-// and Events go through events.k8s.io. It owns no Kubernetes object (so no
+// and Events go through events.k8s.io; the ACK objects an existing source
+// names are read, never written (source.go). It owns no Kubernetes object (so no
 // finalizers subresource) and reads no Secret: the databases' credentials
 // are in AWS Secrets Manager. Leader election and the metrics endpoint's
 // checks are config/rbac's own Roles.

@@ -687,8 +687,9 @@ type PaymentMigrationStatus struct {
 	// +optional
 	Region string `json:"region,omitempty"`
 
-	// Conditions: Ready, StackReady, PreflightPassed, ReplicationRunning,
-	// LagWithinThreshold, DataValidated, TargetHealthy, CutoverComplete.
+	// Conditions: Ready, SourceReady (an existing source), StackReady,
+	// PreflightPassed, ReplicationRunning, LagWithinThreshold, DataValidated,
+	// TargetHealthy, CutoverReady, CutoverComplete.
 	// +listType=map
 	// +listMapKey=type
 	// +patchStrategy=merge
