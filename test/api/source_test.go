@@ -59,14 +59,7 @@ func TestAnExistingSourceIsValidatedNamingTheField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := sample(t, fmt.Sprintf("source-invalid-%d", i))
 			tc.mutate(obj)
-			err := k8s.Create(ctx(t), obj)
-			if err == nil {
-				_ = k8s.Delete(ctx(t), obj)
-				t.Fatalf("accepted; want rejection naming %s", tc.field)
-			}
-			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), tc.reason) {
-				t.Errorf("want an Invalid error naming %s and saying %q, got:\n%v", tc.field, tc.reason, err)
-			}
+			requireRejected(t, obj, tc.field, tc.reason)
 		})
 	}
 }
@@ -74,14 +67,7 @@ func TestAnExistingSourceIsValidatedNamingTheField(t *testing.T) {
 func TestTheSourceDefaultsToManaged(t *testing.T) {
 	obj := sample(t, "source-default")
 	unstructured.RemoveNestedField(obj.Object, "spec", "source")
-	if err := k8s.Create(ctx(t), obj); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx(t), obj) })
-	var pm paymentsv1alpha1.PaymentMigration
-	if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(obj), &pm); err != nil {
-		t.Fatal(err)
-	}
+	pm := createdMigration(t, obj)
 	if pm.Spec.Source.Type != paymentsv1alpha1.SourceManaged {
 		t.Errorf("spec.source.type = %q, want Managed", pm.Spec.Source.Type)
 	}
@@ -91,14 +77,7 @@ func TestTheSourceDefaultsToManaged(t *testing.T) {
 // source itself once the operator has resolved it (status.source).
 func TestTheSourceCannotBeSwitched(t *testing.T) {
 	obj := sample(t, "source-switch")
-	if err := k8s.Create(ctx(t), obj); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx(t), obj) })
-	var pm paymentsv1alpha1.PaymentMigration
-	if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(obj), &pm); err != nil {
-		t.Fatal(err)
-	}
+	pm := createdMigration(t, obj)
 	pm.Spec.Source = paymentsv1alpha1.SourceSpec{Type: paymentsv1alpha1.SourceAWS, ApplicationSecretARN: appSecretARN,
 		AWS: &paymentsv1alpha1.AWSSource{DBInstanceIdentifier: "payments-prod", SecurityGroupID: "sg-0123456789abcdef0", BucketName: "payments-prod-logs",
 			MasterSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-AbCdEf"}}
@@ -109,13 +88,7 @@ func TestTheSourceCannotBeSwitched(t *testing.T) {
 
 	existing := sample(t, "source-resolved")
 	withSource(func(map[string]any) {})(existing)
-	if err := k8s.Create(ctx(t), existing); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx(t), existing) })
-	if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(existing), &pm); err != nil {
-		t.Fatal(err)
-	}
+	pm = createdMigration(t, existing)
 	// Before the operator resolved it, a wrong identifier can be corrected.
 	pm.Spec.Source.AWS.DBInstanceIdentifier = "payments-prod-2"
 	if err := k8s.Update(ctx(t), &pm); err != nil {
@@ -125,27 +98,41 @@ func TestTheSourceCannotBeSwitched(t *testing.T) {
 	if err := k8s.Status().Update(ctx(t), &pm); err != nil {
 		t.Fatal(err)
 	}
-	for name, mutate := range map[string]func(*paymentsv1alpha1.SourceSpec){
-		"instance":           func(s *paymentsv1alpha1.SourceSpec) { s.AWS.DBInstanceIdentifier = "payments-prod-3" },
-		"application secret": func(s *paymentsv1alpha1.SourceSpec) { s.ApplicationSecretARN = appSecretARN + "x" },
-	} {
+	update := func(mutate func(*paymentsv1alpha1.SourceSpec)) error {
 		var cur paymentsv1alpha1.PaymentMigration
 		if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(existing), &cur); err != nil {
 			t.Fatal(err)
 		}
 		mutate(&cur.Spec.Source)
-		err := k8s.Update(ctx(t), &cur)
-		if err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "once the source is resolved") {
+		return k8s.Update(ctx(t), &cur)
+	}
+	for name, mutate := range map[string]func(*paymentsv1alpha1.SourceSpec){
+		"instance":           func(s *paymentsv1alpha1.SourceSpec) { s.AWS.DBInstanceIdentifier = "payments-prod-3" },
+		"application secret": func(s *paymentsv1alpha1.SourceSpec) { s.ApplicationSecretARN = appSecretARN + "x" },
+	} {
+		if err := update(mutate); err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "once the source is resolved") {
 			t.Errorf("changing the resolved source's %s: want an Invalid error, got %v", name, err)
 		}
 	}
 	// The current service's load balancer may still be corrected.
-	var cur paymentsv1alpha1.PaymentMigration
-	if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(existing), &cur); err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Source.LoadBalancer = &paymentsv1alpha1.LoadBalancerReference{DNSName: "payments-123.us-east-1.elb.amazonaws.com", CanonicalHostedZoneID: "Z35SXDOTRQ7X7K"}
-	if err := k8s.Update(ctx(t), &cur); err != nil {
+	if err := update(func(s *paymentsv1alpha1.SourceSpec) {
+		s.LoadBalancer = &paymentsv1alpha1.LoadBalancerReference{DNSName: "payments-123.us-east-1.elb.amazonaws.com", CanonicalHostedZoneID: "Z35SXDOTRQ7X7K"}
+	}); err != nil {
 		t.Errorf("setting the load balancer of a resolved source: %v", err)
 	}
+}
+
+// createdMigration creates obj, deleted at the end of the test, and reads it
+// back as the API server stored it (defaults applied).
+func createdMigration(t *testing.T, obj *unstructured.Unstructured) paymentsv1alpha1.PaymentMigration {
+	t.Helper()
+	if err := k8s.Create(ctx(t), obj); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx(t), obj) })
+	var pm paymentsv1alpha1.PaymentMigration
+	if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(obj), &pm); err != nil {
+		t.Fatal(err)
+	}
+	return pm
 }

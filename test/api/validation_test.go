@@ -80,21 +80,28 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := sample(t, fmt.Sprintf("invalid-%d", i))
 			tc.mutate(obj)
-			err := k8s.Create(ctx(t), obj)
-			if err == nil {
-				_ = k8s.Delete(ctx(t), obj)
-				t.Fatalf("accepted; want rejection naming %s", tc.field)
-			}
-			if !apierrors.IsInvalid(err) {
-				t.Fatalf("want an Invalid error, got %v", err)
-			}
-			if !strings.Contains(err.Error(), tc.field) {
-				t.Errorf("error does not name %s:\n%v", tc.field, err)
-			}
-			if tc.reason != "" && !strings.Contains(err.Error(), tc.reason) {
-				t.Errorf("error does not say %q:\n%v", tc.reason, err)
-			}
+			requireRejected(t, obj, tc.field, tc.reason)
 		})
+	}
+}
+
+// requireRejected creates obj and requires the API server to refuse it as
+// Invalid, naming field and saying reason (when set).
+func requireRejected(t *testing.T, obj *unstructured.Unstructured, field, reason string) {
+	t.Helper()
+	err := k8s.Create(ctx(t), obj)
+	if err == nil {
+		_ = k8s.Delete(ctx(t), obj)
+		t.Fatalf("accepted; want rejection naming %s", field)
+	}
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("want an Invalid error, got %v", err)
+	}
+	if !strings.Contains(err.Error(), field) {
+		t.Errorf("error does not name %s:\n%v", field, err)
+	}
+	if reason != "" && !strings.Contains(err.Error(), reason) {
+		t.Errorf("error does not say %q:\n%v", reason, err)
 	}
 }
 

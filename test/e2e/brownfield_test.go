@@ -183,13 +183,7 @@ func TestABrownfieldCutoverFromAnACKSource(t *testing.T) {
 		Database: "payments", SSLMode: "require", Resolver: writerResolver(t, out["HostedZoneId"], out["WriterRecordName"])}
 	payments := startAppWorkload(t, conn, 200)
 	time.Sleep(3 * time.Second)
-	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
-	pm = waitFor(t, key, 3*time.Minute, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool {
-		return cutoverState(pm) == "Completed" || cutoverState(pm) == "RolledBack"
-	})
-	if cutoverState(pm) != "Completed" {
-		t.Fatalf("the cutover rolled back: %s: %s", pm.Status.Cutover.Reason, pm.Status.Cutover.Message)
-	}
+	pm = approveUntilCompleted(t, key)
 	time.Sleep(3 * time.Second)
 	report := payments.stop(t)
 	c := pm.Status.Cutover

@@ -104,6 +104,19 @@ func checkLedger(t *testing.T, what string, db *database, ledger *workload.Ledge
 	}
 }
 
+// approveUntilCompleted approves the cutover and requires it to complete.
+func approveUntilCompleted(t *testing.T, key client.ObjectKey) *paymentsv1alpha1.PaymentMigration {
+	t.Helper()
+	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
+	pm := waitFor(t, key, 3*time.Minute, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return cutoverState(pm) == "Completed" || cutoverState(pm) == "RolledBack"
+	})
+	if cutoverState(pm) != "Completed" {
+		t.Fatalf("the cutover rolled back: %s: %s", pm.Status.Cutover.Reason, pm.Status.Cutover.Message)
+	}
+	return pm
+}
+
 // replicatingMigration creates pm, seeds its source once the stack is ready
 // and returns once it replicates with every cutover gate passing.
 func replicatingMigration(t *testing.T, pm *paymentsv1alpha1.PaymentMigration) (client.ObjectKey, map[string]string, *database, *database, workload.SeedResult) {
@@ -146,13 +159,7 @@ func TestCutoverOnRealDatabases(t *testing.T) {
 	payments := startAppWorkload(t, conn, 200)
 	time.Sleep(3 * time.Second) // the service is writing before the approval
 
-	mutate(t, key, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Spec.Cutover.Approved = true })
-	pm = waitFor(t, key, 3*time.Minute, "Completed", func(pm *paymentsv1alpha1.PaymentMigration) bool {
-		return cutoverState(pm) == "Completed" || cutoverState(pm) == "RolledBack"
-	})
-	if cutoverState(pm) != "Completed" {
-		t.Fatalf("the cutover rolled back: %s: %s", pm.Status.Cutover.Reason, pm.Status.Cutover.Message)
-	}
+	pm = approveUntilCompleted(t, key)
 	time.Sleep(3 * time.Second) // writes on the target after the flip
 	report := payments.stop(t)
 	c := pm.Status.Cutover
