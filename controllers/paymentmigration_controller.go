@@ -281,9 +281,9 @@ func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *pay
 	if stop {
 		return result, err
 	}
-	sourceParams, result, stop := r.sourceParameters(ctx, pm, st, aws, region)
+	sourceParams, result, stop, err := r.sourceParameters(ctx, pm, st, aws, region)
 	if stop {
-		return result, nil
+		return result, err
 	}
 	for k, v := range sourceParams {
 		params[k] = v

@@ -40,27 +40,27 @@ type SourceReader interface {
 // say (an object deleted, a sync failing) can change what the stack
 // replicates from or stop a cutover. Until it resolves nothing is created or
 // updated (stop), and SourceReady names the field and the cause.
-func (r *PaymentMigrationReconciler) sourceParameters(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, region string) (map[string]string, ctrl.Result, bool) {
+func (r *PaymentMigrationReconciler) sourceParameters(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, region string) (map[string]string, ctrl.Result, bool, error) {
 	spec := pm.Spec.Source
 	if rec := pm.Status.Source; rec != nil && rec.Type != spec.Type {
 		// The API refuses the switch; an old CRD or a forced write may not.
 		st.condition(paymentsv1alpha1.ConditionSourceReady, metav1.ConditionFalse, "SourceTypeChanged",
 			fmt.Sprintf("spec.source.type is %s, and the migration was created from a %s source (status.source.type): the stack is left as it is; create a new PaymentMigration to migrate from another source",
 				spec.Type, rec.Type))
-		return nil, ctrl.Result{RequeueAfter: r.Timing.Slow}, true
+		return nil, ctrl.Result{RequeueAfter: r.Timing.Slow}, true, nil
 	}
 	if !spec.Existing() {
 		// Recorded too, so that a later switch to an existing source is seen.
 		if pm.Status.Source == nil {
 			pm.Status.Source = &paymentsv1alpha1.SourceStatus{Type: spec.Type}
 		}
-		return map[string]string{}, ctrl.Result{}, false
+		return map[string]string{}, ctrl.Result{}, false, nil
 	}
 	if pm.Status.Source == nil {
 		src, p := r.resolveSource(ctx, pm, aws, region)
 		if p != nil {
 			st.condition(paymentsv1alpha1.ConditionSourceReady, metav1.ConditionFalse, p.Reason, p.Error()+"; nothing is created in AWS until it is fixed")
-			return nil, ctrl.Result{RequeueAfter: r.Timing.Fast}, true
+			return nil, ctrl.Result{RequeueAfter: r.Timing.Fast}, true, nil
 		}
 		pm.Status.Source = &paymentsv1alpha1.SourceStatus{Type: spec.Type, DBInstanceARN: src.DBInstanceARN, DBInstanceIdentifier: src.DBInstanceID,
 			Endpoint: src.Address + ":" + strconv.FormatInt(src.Port, 10), MasterSecretARN: src.MasterSecretARN,
@@ -72,8 +72,71 @@ func (r *PaymentMigrationReconciler) sourceParameters(ctx context.Context, pm *p
 		}
 		st.condition(paymentsv1alpha1.ConditionSourceReady, metav1.ConditionTrue, "SourceResolved", msg)
 		st.history(fmt.Sprintf("resolved the existing source: DB instance %s (%s), bucket %s", src.DBInstanceID, pm.Status.Source.Endpoint, src.BucketName))
+		// The claim is recorded before anything is made from it: a manager
+		// stopped after the stack's creation resolves nothing again, and
+		// another migration of the same source sees it.
+		if err := st.patch(ctx); err != nil {
+			return nil, ctrl.Result{}, true, err
+		}
 	}
-	return existingSourceParameters(pm), ctrl.Result{}, false
+	if !cutoverActive(pm) {
+		// A cutover in motion is never interrupted; before one, the younger
+		// of two migrations of one source yields to the older.
+		other, err := r.olderClaim(ctx, pm)
+		if err != nil {
+			return nil, ctrl.Result{}, true, err
+		}
+		if other != "" {
+			st.condition(paymentsv1alpha1.ConditionSourceReady, metav1.ConditionFalse, "SourceInUse",
+				fmt.Sprintf("spec.source: DB instance %s is the source of the older migration %s; two migrations of one database would fence it and move its writes twice, so this one creates and changes nothing: delete one of them",
+					pm.Status.Source.DBInstanceIdentifier, other))
+			return nil, ctrl.Result{RequeueAfter: r.Timing.Slow}, true, nil
+		}
+	}
+	return existingSourceParameters(pm), ctrl.Result{}, false, nil
+}
+
+// sourceKey identifies the database of a resolved existing source.
+func sourceKey(pm *paymentsv1alpha1.PaymentMigration) string {
+	rec := pm.Status.Source
+	if rec == nil || rec.DBInstanceIdentifier == "" {
+		return ""
+	}
+	if rec.DBInstanceARN != "" {
+		return rec.DBInstanceARN
+	}
+	return pm.Status.Region + "/" + rec.DBInstanceIdentifier
+}
+
+// olderClaim names the migration, older than pm, that resolved the same
+// source, if any. Older: created first, then by namespace and name, so that
+// of two claims exactly one yields whichever reconcile sees them.
+func (r *PaymentMigrationReconciler) olderClaim(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration) (string, error) {
+	key := sourceKey(pm)
+	if key == "" {
+		return "", nil
+	}
+	var list paymentsv1alpha1.PaymentMigrationList
+	if err := r.List(ctx, &list); err != nil {
+		return "", fmt.Errorf("listing migrations for another claim on the source: %w", err)
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.UID == pm.UID || sourceKey(o) != key || !o.DeletionTimestamp.IsZero() && o.Status.Stack == nil {
+			continue
+		}
+		if older(o, pm) {
+			return o.Namespace + "/" + o.Name, nil
+		}
+	}
+	return "", nil
+}
+
+func older(a, b *paymentsv1alpha1.PaymentMigration) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
 // existingSourceParameters are the template's parameters from status.source.

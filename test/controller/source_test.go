@@ -94,9 +94,9 @@ func ackObject(t *testing.T, kind, name string, spec, status map[string]any) *un
 	return u
 }
 
-func syncedStatus(region string, extra map[string]any) map[string]any {
+func syncedStatus(name, region string, extra map[string]any) map[string]any {
 	st := map[string]any{
-		"ackResourceMetadata": map[string]any{"arn": "arn:aws:rds:" + region + ":123456789012:db:x", "region": region, "ownerAccountID": "123456789012"},
+		"ackResourceMetadata": map[string]any{"arn": "arn:aws:rds:" + region + ":123456789012:db:" + name, "region": region, "ownerAccountID": "123456789012"},
 		"conditions":          []any{map[string]any{"type": "ACK.ResourceSynced", "status": "True", "lastTransitionTime": "2026-12-01T00:00:00Z"}},
 	}
 	for k, v := range extra {
@@ -107,7 +107,7 @@ func syncedStatus(region string, extra map[string]any) map[string]any {
 
 func ackInstance(t *testing.T, name, region string, port int64) {
 	ackObject(t, "DBInstance", name, map[string]any{"dbInstanceIdentifier": name, "engine": "postgres", "dbInstanceClass": "db.r5.large"},
-		syncedStatus(region, map[string]any{
+		syncedStatus(name, region, map[string]any{
 			"endpoint":          map[string]any{"address": name + ".abc.rds.amazonaws.com", "port": port},
 			"masterUserSecret":  map[string]any{"secretARN": ackMasterSecret},
 			"vpcSecurityGroups": []any{map[string]any{"vpcSecurityGroupID": "sg-0aaaaaaaaaaaaaaaa", "status": "active"}},
@@ -116,7 +116,7 @@ func ackInstance(t *testing.T, name, region string, port int64) {
 }
 
 func ackBucket(t *testing.T, name, region string) {
-	ackObject(t, "Bucket", name, map[string]any{"name": name + "-logs"}, syncedStatus(region, nil))
+	ackObject(t, "Bucket", name, map[string]any{"name": name + "-logs"}, syncedStatus(name, region, nil))
 }
 
 func ackMigration(name string, db, bucket string) *paymentsv1alpha1.PaymentMigration {
@@ -144,7 +144,7 @@ func TestAnACKSourceIsResolvedIntoTheStacksParameters(t *testing.T) {
 	if c.Status != metav1.ConditionTrue || c.Reason != "SourceResolved" || !strings.Contains(c.Message, "prod-db") {
 		t.Errorf("SourceReady = %s %s %q", c.Status, c.Reason, c.Message)
 	}
-	want := paymentsv1alpha1.SourceStatus{Type: paymentsv1alpha1.SourceACK, DBInstanceARN: "arn:aws:rds:us-east-1:123456789012:db:x", DBInstanceIdentifier: "prod-db",
+	want := paymentsv1alpha1.SourceStatus{Type: paymentsv1alpha1.SourceACK, DBInstanceARN: "arn:aws:rds:us-east-1:123456789012:db:prod-db", DBInstanceIdentifier: "prod-db",
 		Endpoint: "prod-db.abc.rds.amazonaws.com:5432", MasterSecretARN: ackMasterSecret, SecurityGroupID: "sg-0aaaaaaaaaaaaaaaa",
 		BucketName: "prod-bucket-logs", ParameterGroup: "prod-pg14"}
 	if pm.Status.Source == nil || *pm.Status.Source != want {
@@ -223,4 +223,37 @@ func TestABadACKSourceCreatesNothingAndNamesTheField(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two migrations of one database: the younger creates nothing and names the
+// older; once the older is gone it goes ahead.
+func TestTheYoungerOfTwoMigrationsOfOneSourceYields(t *testing.T) {
+	readableSecrets()
+	ackInstance(t, "shared-db", "us-east-1", 5432)
+	ackBucket(t, "shared-bucket", "us-east-1")
+	first := create(t, ackMigration("sharedfirst", "shared-db", "shared-bucket"))
+	waitFor(t, first, "StackReady", stackReady)
+	second := create(t, ackMigration("sharedsecond", "shared-db", "shared-bucket"))
+	pm := waitFor(t, second, "SourceInUse", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+		return condition(pm, paymentsv1alpha1.ConditionSourceReady).Reason == "SourceInUse"
+	})
+	if c := condition(pm, paymentsv1alpha1.ConditionSourceReady); !strings.Contains(c.Message, "default/sharedfirst") {
+		t.Errorf("SourceReady %q does not name the older migration", c.Message)
+	}
+	if _, ok := cloud.stack("TapStacksharedsecond"); ok {
+		t.Error("the younger migration created a stack")
+	}
+	older := &paymentsv1alpha1.PaymentMigration{}
+	if err := k8s.Get(t.Context(), first, older); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(t.Context(), older); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the older migration gone", func() (bool, error) {
+		err := k8s.Get(t.Context(), first, older)
+		return apierrors.IsNotFound(err), nil
+	})
+	mutate(t, second, func(pm *paymentsv1alpha1.PaymentMigration) { pm.Annotations = map[string]string{"test/poke": "1"} })
+	waitFor(t, second, "StackReady once the older one is gone", stackReady)
 }
