@@ -173,7 +173,7 @@ func TestABrownfieldCutoverFromAnACKSource(t *testing.T) {
 		t.Errorf("the stack's source outputs %s, %s, %s are not the production instance, bucket and secret", out["SourceDbInstanceId"], out["SourceBucketName"], out["SourceDbSecretArn"])
 	}
 	target := openDatabase(t, out["TargetDbSecretArn"])
-	pm = waitFor(t, key, stackTimout, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
+	waitFor(t, key, stackTimout, "Replicating with the gates passing", func(pm *paymentsv1alpha1.PaymentMigration) bool {
 		return pm.Status.Phase == paymentsv1alpha1.PhaseReplicating && condStatus(pm, paymentsv1alpha1.ConditionCutoverReady) == metav1.ConditionTrue
 	})
 
