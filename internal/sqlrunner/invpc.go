@@ -71,6 +71,16 @@ const (
 // ErrNotInVPC is returned for the calls InVPC does not script.
 var ErrNotInVPC = errors.New("not available through the in-VPC runner; run the manager with --sql-runner=direct where it can reach the databases")
 
+// TaskEnvironment names the variables the runner task's container must hold
+// (the stack's task definition sets them from the secrets): the connection
+// fields of the source's and the target's master secrets, and the
+// application role's credentials.
+var TaskEnvironment = []string{
+	"SOURCE_HOST", "SOURCE_PORT", "SOURCE_DBNAME", "SOURCE_USER", "SOURCE_PASSWORD",
+	"TARGET_HOST", "TARGET_PORT", "TARGET_DBNAME", "TARGET_USER", "TARGET_PASSWORD",
+	"APP_USER", "APP_PASSWORD",
+}
+
 // prelude is the top of every script: q SIDE [app] runs psql on SIDE's
 // database (SOURCE or TARGET) as the master user or the application role,
 // reading SQL from standard input; extra arguments go to psql.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -343,5 +344,25 @@ func TestFreezeScriptFitsARunTaskOverride(t *testing.T) {
 	out, err := exec.Command("sh", "-c", strings.Replace(packed, "exec sh -c", "printf %s", 1)).Output()
 	if err != nil || string(out) != strings.TrimRight(text, "\n") {
 		t.Errorf("unpacked: %v, same %t", err, string(out) == text)
+	}
+}
+
+// The stack's runner task definition sets TaskEnvironment: the scripts must
+// read exactly those variables, besides libpq's own.
+func TestPreludeReadsExactlyTheTaskEnvironment(t *testing.T) {
+	read := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\$\{?([A-Z][A-Z_]*)`).FindAllStringSubmatch(prelude, -1) {
+		if !strings.HasPrefix(m[1], "PG") {
+			read[m[1]] = true
+		}
+	}
+	for _, name := range TaskEnvironment {
+		if !read[name] {
+			t.Errorf("TaskEnvironment names %s, which the scripts never read", name)
+		}
+		delete(read, name)
+	}
+	for name := range read {
+		t.Errorf("the scripts read %s, which TaskEnvironment does not name", name)
 	}
 }

@@ -75,10 +75,16 @@ var variants = []variant{
 		s.Database.ApplicationUsername = "ledger_svc"
 		s.DeletionPolicy = v1alpha1.DeletionPolicySnapshot
 	}},
+	{"in-vpc-sql-runner", func(s *v1alpha1.PaymentMigrationSpec) {
+		s.SQLRunner = v1alpha1.SQLRunnerSpec{Mode: v1alpha1.SQLRunnerInVPC, Image: "registry.example.com/tools/psql:15.8"}
+	}},
 }
 
 // noReversePath is the variant without the reverse path.
 var noReversePath = variants[4]
+
+// inVPCRunner is the variant with the in-VPC SQL runner.
+var inVPCRunner = variants[5]
 
 func variantSpec(t testing.TB, v variant) (v1alpha1.PaymentMigrationSpec, string) {
 	spec := sampleSpec(t)
