@@ -69,7 +69,7 @@ const (
 )
 
 // ErrNotInVPC is returned for the calls InVPC does not script.
-var ErrNotInVPC = errors.New("not available through the in-VPC runner; run the manager with --sql-runner=direct where it can reach the databases")
+var ErrNotInVPC = errors.New("not available through the in-VPC runner; set spec.sqlRunner.mode to Direct where the manager can reach the databases")
 
 // TaskEnvironment names the variables the runner task's container must hold
 // (the stack's task definition sets them from the secrets): the connection
