@@ -101,8 +101,13 @@ type AWSClients struct {
 	Tasks       TaskStopper
 	Buckets     BucketEmptier
 	Replication ReplicationAWS
-	// SQL runs the operator's SQL on the migration's databases.
+	// SQL runs the operator's SQL on the migration's databases: the
+	// region's direct runner, replaced by the migration's own runner
+	// (sqlRunner) before the steps that run SQL.
 	SQL sqlrunner.Runner
+	// InVPC runs the in-VPC SQL runner's tasks, for the migrations whose
+	// spec.sqlRunner.mode is InVPC.
+	InVPC *InVPCClients
 	// PrefixLists finds the template's parameter values (parameters.go).
 	PrefixLists PrefixLists
 	// Route53 moves the cutover's records (through traffic.Route53) and
@@ -450,6 +455,7 @@ func (r *PaymentMigrationReconciler) handOverToReplication(ctx context.Context, 
 		}
 	}
 	updateEnded(st)
+	aws.SQL = sqlRunner(pm, aws)
 	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication, aws.SQL)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -53,6 +53,7 @@ func (r *PaymentMigrationReconciler) watchThroughStackChange(ctx context.Context
 	if pm.Status.Stack != nil && pm.Status.Stack.Status == "UPDATE_ROLLBACK_COMPLETE" {
 		updateEnded(st)
 	}
+	aws.SQL = sqlRunner(pm, aws)
 	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication, aws.SQL)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -26,6 +26,7 @@ func AWSFromFactory(f *awsclients.Factory) AWSFactory {
 		}
 		// One DMS client: the replication step and the deletion path share it.
 		return AWSClients{Stacks: set.Stacks, Tasks: set.Replication, Buckets: set.Buckets, Replication: set.Replication, SQL: set.SQL,
+			InVPC:       &InVPCClients{ECS: set.ECS, Logs: set.Logs, Poll: f.SQLRunnerPoll},
 			PrefixLists: set.PrefixLists, Route53: set.Route53, Alarms: set.Alarms, Source: set.Source}, nil
 	}
 }

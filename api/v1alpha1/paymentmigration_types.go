@@ -72,6 +72,9 @@ type PaymentMigrationSpec struct {
 	Alerts AlertsSpec `json:"alerts,omitempty"`
 	// +optional
 	IAM IAMSpec `json:"iam,omitempty"`
+	// +kubebuilder:default={}
+	// +optional
+	SQLRunner SQLRunnerSpec `json:"sqlRunner"`
 
 	// Source is where the payments are today: a source the stack creates
 	// (Managed, the default) or an existing one.
@@ -614,6 +617,40 @@ type AlertsSpec struct {
 	Email string `json:"email,omitempty"`
 }
 
+// SQLRunnerMode is how the operator reaches the databases (SPEC 4.3).
+// +kubebuilder:validation:Enum=Direct;InVPC
+type SQLRunnerMode string
+
+const (
+	// SQLRunnerDirect connects from the manager with the secrets' credentials:
+	// for a manager inside or peered with the VPC.
+	SQLRunnerDirect SQLRunnerMode = "Direct"
+	// SQLRunnerInVPC runs each SQL step as a one-off task in the stack's ECS
+	// cluster, for a manager that cannot reach the databases.
+	SQLRunnerInVPC SQLRunnerMode = "InVPC"
+)
+
+// SQLRunnerSpec chooses how the operator runs its SQL on the databases.
+type SQLRunnerSpec struct {
+	// Mode is Direct (the manager connects to the databases) or InVPC (a
+	// one-off ECS task in the stack's private subnets runs the SQL and
+	// reports through its exit code and logs; the stack then carries the
+	// runner's task definition).
+	// +kubebuilder:default=Direct
+	// +optional
+	Mode SQLRunnerMode `json:"mode,omitempty"`
+
+	// Image of the in-VPC runner's container: it needs psql (PostgreSQL 14
+	// or later, to reach the databases) and a POSIX shell with base64 and
+	// gunzip.
+	// +kubebuilder:default="public.ecr.aws/docker/library/postgres:15-alpine"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$`
+	// +optional
+	Image string `json:"image,omitempty"`
+}
+
 // IAMSpec is how the stack's own IAM is bounded. Both fields are optional;
 // `tapstack policy` prints the policies that go with them.
 type IAMSpec struct {
@@ -1001,6 +1038,7 @@ type HistoryEntry struct {
 // +kubebuilder:resource:shortName=pm,categories=payments
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.cutover) || !(oldSelf.status.cutover.state in ['Approved', 'Stepping', 'Freezing', 'Flipped', 'RollingBack', 'Completed']) || (self.spec.cutover.steps == oldSelf.spec.cutover.steps && self.spec.cutover.reversePath == oldSelf.spec.cutover.reversePath)",message="spec.cutover.steps and spec.cutover.reversePath cannot change while a cutover is in progress or completed (status.cutover.state); abort or wait for it to end",fieldPath=".spec.cutover.steps"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.source) || ((has(self.spec.source.ack) ? (has(oldSelf.spec.source.ack) && self.spec.source.ack == oldSelf.spec.source.ack) : !has(oldSelf.spec.source.ack)) && (has(self.spec.source.aws) ? (has(oldSelf.spec.source.aws) && self.spec.source.aws == oldSelf.spec.source.aws) : !has(oldSelf.spec.source.aws)) && (has(self.spec.source.applicationSecretARN) ? (has(oldSelf.spec.source.applicationSecretARN) && self.spec.source.applicationSecretARN == oldSelf.spec.source.applicationSecretARN) : !has(oldSelf.spec.source.applicationSecretARN)))",message="spec.source.ack, spec.source.aws and spec.source.applicationSecretARN cannot change once the source is resolved (status.source): the stack replicates from it; create a new PaymentMigration to migrate another source",fieldPath=".spec.source"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.cutover) || !(oldSelf.status.cutover.state in ['Approved', 'Stepping', 'Freezing', 'Flipped', 'RollingBack']) || self.spec.sqlRunner == oldSelf.spec.sqlRunner",message="spec.sqlRunner cannot change while a cutover is in progress (status.cutover.state): the in-VPC runner's task definition is in the stack, which is not updated until the cutover ends, and the freeze runs as one task or as steps by the runner; abort or wait for it to end",fieldPath=".spec.sqlRunner"
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Stack",type=string,JSONPath=`.status.stack.status`
 // +kubebuilder:printcolumn:name="Replication",type=string,JSONPath=`.status.replication.taskStatus`

@@ -42,6 +42,7 @@ func run() error {
 		defaultRegion    string
 		s3PathStyle      bool
 		dbSSLMode        string
+		sqlRunnerPoll    time.Duration
 		workers          int
 		reconcileTimeout time.Duration
 		awsAttempts      int
@@ -54,6 +55,7 @@ func run() error {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the manager reconciles at a time.")
 	flag.StringVar(&defaultRegion, "default-region", envOr("AWS_REGION", "us-east-1"), "AWS region of migrations whose spec names none.")
 	flag.StringVar(&dbSSLMode, "db-sslmode", "require", "sslmode of the operator's sessions on the migration's databases: require (TLS, as RDS's rds.force_ssl demands), verify-ca or verify-full (the RDS CA must be in the system trust store), or disable for local servers without TLS.")
+	flag.DurationVar(&sqlRunnerPoll, "sql-runner-poll", 2*time.Second, "How often the in-VPC SQL runner (spec.sqlRunner.mode InVPC) reads the state of its running task; a freeze's flip waits for the read that sees the task stopped.")
 	flag.BoolVar(&s3PathStyle, "s3-path-style", false, "Address S3 buckets by path (needed by emulators and S3-compatible endpoints).")
 	flag.IntVar(&awsAttempts, "aws-max-attempts", 5, "Attempts per AWS call of the SDK's standard retryer (it backs off on throttling).")
 	flag.DurationVar(&callTimeout, "aws-call-timeout", awscfg.DefaultCallTimeout, "Timeout of one AWS API call.")
@@ -117,7 +119,8 @@ func run() error {
 			APIOptions:  []func(*middleware.Stack) error{apiMetrics.Middleware()},
 			CallTimeout: callTimeout,
 		}),
-		DBSSLMode: dbSSLMode,
+		DBSSLMode:     dbSSLMode,
+		SQLRunnerPoll: sqlRunnerPoll,
 	}
 	if err := (&controllers.PaymentMigrationReconciler{
 		Client:           mgr.GetClient(),

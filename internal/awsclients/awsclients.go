@@ -6,11 +6,14 @@ package awsclients
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	dms "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -38,6 +41,10 @@ type Set struct {
 	// SQL runs the operator's SQL on the migration's databases, with the
 	// credentials from their secrets in this region.
 	SQL *sqlrunner.Direct
+	// ECS and Logs run the in-VPC SQL runner's one-off tasks and read their
+	// logs, for the migrations whose spec.sqlRunner.mode is InVPC.
+	ECS  *ecs.Client
+	Logs *cloudwatchlogs.Client
 	// PrefixLists finds the region's AWS-managed prefix lists (EC2), whose
 	// ids are template parameters; an id found is remembered.
 	PrefixLists *prefixlists.Resolver
@@ -55,6 +62,9 @@ type Factory struct {
 	Provider *awscfg.Provider
 	// DBSSLMode is the sslmode of the operator's database sessions.
 	DBSSLMode string
+	// SQLRunnerPoll is how often the in-VPC SQL runner reads the state of
+	// its running task (its default when 0).
+	SQLRunnerPoll time.Duration
 	// Lifetime ends the clients' background work (batched reads shared by
 	// the migrations of a region) when it is done: the manager's context.
 	Lifetime context.Context
@@ -94,6 +104,8 @@ func (f *Factory) For(ctx context.Context, region string) (*Set, error) {
 			rds.NewFromConfig(cfg),
 			iam.NewFromConfig(cfg)),
 		SQL:         &sqlrunner.Direct{Secrets: secretsmanager.NewFromConfig(cfg), SSLMode: f.DBSSLMode},
+		ECS:         ecs.NewFromConfig(cfg),
+		Logs:        cloudwatchlogs.NewFromConfig(cfg),
 		PrefixLists: &prefixlists.Resolver{API: ec2.NewFromConfig(cfg), Region: region},
 		Route53:     route53.NewFromConfig(cfg),
 		Alarms:      replicationaws.Alarms{API: cloudwatch.NewFromConfig(cfg, awscfg.CloudWatchJSON)},

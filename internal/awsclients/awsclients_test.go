@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -123,6 +125,14 @@ func TestEveryClientIsBoundedByTheCallTimeout(t *testing.T) {
 		},
 		"EC2 DescribeManagedPrefixLists": func(ctx context.Context) error {
 			_, err := set.PrefixLists.Route53HealthChecks(ctx)
+			return err
+		},
+		"ECS DescribeTasks (in-VPC SQL runner)": func(ctx context.Context) error {
+			_, err := set.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: []string{"t"}})
+			return err
+		},
+		"CloudWatch Logs GetLogEvents (in-VPC SQL runner)": func(ctx context.Context) error {
+			_, err := set.Logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s")})
 			return err
 		},
 		"Secrets Manager GetSecretValue": func(ctx context.Context) error {

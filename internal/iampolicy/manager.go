@@ -142,7 +142,7 @@ func managerStatements(s Scope) []Statement {
 		allow("ReadTraffic", []string{"route53:ListResourceRecordSets", "route53:GetChange", "route53:GetHealthCheckStatus"},
 			[]string{s.global("route53", "hostedzone/*"), s.global("route53", "change/*"), s.global("route53", "healthcheck/*")}, nil),
 
-		// The in-VPC SQL runner (--sql-runner=in-vpc): one-off tasks in the
+		// The in-VPC SQL runner (spec.sqlRunner.mode InVPC): one-off tasks in the
 		// stack's cluster, with the stack's task execution role, read back
 		// from their container logs.
 		allow("RunSQLRunnerTask", []string{"ecs:RunTask"}, []string{s.regional("ecs", "task-definition/"+every.TaskFamily()+"*:*")},

@@ -148,6 +148,11 @@ func (n Names) Cluster() string    { return n.sided("ecs-cluster", Target) }
 func (n Names) Service() string    { return n.sided("ecs-service", Target) }
 func (n Names) TaskFamily() string { return n.sided("payments-task", Target) }
 
+// SQLRunnerTaskFamily is the in-VPC SQL runner's task definition family. It
+// extends TaskFamily, so the manager's RunTask permission on the stack's task
+// families covers it.
+func (n Names) SQLRunnerTaskFamily() string { return n.TaskFamily() + "-sql-runner" }
+
 // LogGroup receives the service's container logs.
 func (n Names) LogGroup() string { return "/ecs/payments-" + n.Suffix }
 
@@ -206,6 +211,7 @@ func (n Names) All(accountID, longestAlarm, longestExport string) []Named {
 		{KindECSCluster, n.Cluster()},
 		{KindECSService, n.Service()},
 		{KindTaskFamily, n.TaskFamily()},
+		{KindTaskFamily, n.SQLRunnerTaskFamily()},
 		{KindLogGroup, n.LogGroup()},
 		{KindDashboard, n.Dashboard()},
 		{KindTopic, n.Topic()},

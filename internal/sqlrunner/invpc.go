@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tapstack/payment-migration-operator/internal/naming"
-	"github.com/tapstack/payment-migration-operator/internal/pgcatalog"
 )
 
 // InVPC runs the SQL steps as shell scripts of psql calls in a one-off task
@@ -28,9 +27,9 @@ import (
 // the exit code. Freeze runs a whole freeze in one task, since a Fargate
 // task takes tens of seconds to start.
 //
-// The catalog reads of the preflight (Inspect) and the application role's
-// setup (EnsureAppRole) are not scripted: InVPC refuses them, and the
-// preflight needs Direct.
+// The preflight's calls (Inspect, EnsureAppRole, ReplicationSettings) are
+// scripted too (invpc_catalog.go, invpc_approle.go), so a whole migration
+// runs through it.
 type InVPC struct {
 	Tasks TaskRunner
 	// The stack's secrets: a Database is the source or the target by its
@@ -68,8 +67,15 @@ const (
 	logTail = 20
 )
 
-// ErrNotInVPC is returned for the calls InVPC does not script.
-var ErrNotInVPC = errors.New("not available through the in-VPC runner; run the manager with --sql-runner=direct where it can reach the databases")
+// TaskEnvironment names the variables the runner task's container must hold
+// (the stack's task definition sets them from the secrets): the connection
+// fields of the source's and the target's master secrets, and the
+// application role's credentials.
+var TaskEnvironment = []string{
+	"SOURCE_HOST", "SOURCE_PORT", "SOURCE_DBNAME", "SOURCE_USER", "SOURCE_PASSWORD",
+	"TARGET_HOST", "TARGET_PORT", "TARGET_DBNAME", "TARGET_USER", "TARGET_PASSWORD",
+	"APP_USER", "APP_PASSWORD",
+}
 
 // prelude is the top of every script: q SIDE [app] runs psql on SIDE's
 // database (SOURCE or TARGET) as the master user or the application role,
@@ -515,22 +521,6 @@ func (v *InVPC) single(ctx context.Context, what string, db Database, app bool, 
 		return r, fmt.Errorf("%s database: %s: the task printed no result", db.Side, what)
 	}
 	return r, nil
-}
-
-// Inspect is not scripted (ErrNotInVPC).
-func (v *InVPC) Inspect(context.Context, Database, InspectRequest) (pgcatalog.Catalog, error) {
-	return pgcatalog.Catalog{}, fmt.Errorf("inspecting the catalog: %w", ErrNotInVPC)
-}
-
-// EnsureAppRole is not scripted (ErrNotInVPC): applying the secret's
-// password as a SCRAM verifier needs the password in the manager.
-func (v *InVPC) EnsureAppRole(context.Context, Database, AppRole) error {
-	return fmt.Errorf("creating the application role: %w", ErrNotInVPC)
-}
-
-// ReplicationSettings is not scripted (ErrNotInVPC).
-func (v *InVPC) ReplicationSettings(context.Context, Database) (pgcatalog.Settings, error) {
-	return pgcatalog.Settings{}, fmt.Errorf("reading the replication settings: %w", ErrNotInVPC)
 }
 
 // ApplyDDL runs the statements in one transaction.

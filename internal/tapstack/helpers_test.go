@@ -75,7 +75,13 @@ var variants = []variant{
 		s.Database.ApplicationUsername = "ledger_svc"
 		s.DeletionPolicy = v1alpha1.DeletionPolicySnapshot
 	}},
-	{"existing-aws-source-with-load-balancer", existingAWSSource},
+	{"in-vpc-sql-runner", func(s *v1alpha1.PaymentMigrationSpec) {
+		s.SQLRunner = v1alpha1.SQLRunnerSpec{Mode: v1alpha1.SQLRunnerInVPC, Image: "registry.example.com/tools/psql:15.8"}
+	}},
+	{"existing-aws-source-with-load-balancer-in-vpc-runner", func(s *v1alpha1.PaymentMigrationSpec) {
+		existingAWSSource(s)
+		s.SQLRunner = v1alpha1.SQLRunnerSpec{Mode: v1alpha1.SQLRunnerInVPC, Image: "public.ecr.aws/docker/library/postgres:15-alpine"}
+	}},
 	{"existing-ack-source-snapshot-no-reverse-path", func(s *v1alpha1.PaymentMigrationSpec) {
 		s.Source = v1alpha1.SourceSpec{Type: v1alpha1.SourceACK,
 			ACK:                  &v1alpha1.ACKSource{DBInstance: v1alpha1.ACKReference{Name: "payments"}, Bucket: v1alpha1.ACKReference{Name: "payments-logs"}},
@@ -100,6 +106,9 @@ func existingAWSSource(s *v1alpha1.PaymentMigrationSpec) {
 
 // noReversePath is the variant without the reverse path.
 var noReversePath = variants[4]
+
+// inVPCRunner is the variant with the in-VPC SQL runner.
+var inVPCRunner = variants[5]
 
 func variantSpec(t testing.TB, v variant) (v1alpha1.PaymentMigrationSpec, string) {
 	spec := sampleSpec(t)

@@ -62,6 +62,7 @@ func (b *builder) outputs() {
 	b.replicationOutputs()
 	b.storageOutputs()
 	b.serviceOutputs()
+	b.sqlRunnerOutputs()
 	b.trafficOutputs()
 	b.cutoverOutputs()
 	b.observabilityOutputs()

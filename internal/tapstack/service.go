@@ -47,8 +47,7 @@ func (b *builder) service() {
 		"ECS agent: pull the image, write container logs, inject the service's database credentials",
 		trust("ecs-tasks.amazonaws.com"),
 		[]string{managedPolicy("service-role/AmazonECSTaskExecutionRolePolicy")},
-		inlinePolicy("read-app-database-secret", policy(allow(
-			[]string{"secretsmanager:GetSecretValue"}, b.appSecretRef())))))
+		b.executionRolePolicies()...))
 	b.add(idTaskRole, role(b.names.TaskRole(),
 		"Payment service: read and write the two buckets",
 		trust("ecs-tasks.amazonaws.com"), nil,
@@ -57,6 +56,7 @@ func (b *builder) service() {
 	b.loadBalancing()
 	b.add(idService, b.ecsService())
 	b.autoScaling()
+	b.sqlRunner()
 }
 
 // taskPolicy grants exactly the two buckets. No master secret: the service

@@ -78,6 +78,13 @@ func (b *builder) dbSecret(s naming.Side) string {
 	return ref(ParamSourceDbSecretArn)
 }
 
+func (b *builder) subDBSecret(s naming.Side) string {
+	if b.creates(s) {
+		return idDBSecret(s)
+	}
+	return ParamSourceDbSecretArn
+}
+
 func (b *builder) bucketRef(s naming.Side) string {
 	if b.creates(s) {
 		return ref(idBucket(s))

@@ -128,3 +128,29 @@ func TestSynthesizeRefusesAnExistingSourceWithoutItsFields(t *testing.T) {
 		}
 	}
 }
+
+// The in-VPC runner finds an existing source where the operator resolved it:
+// the secret RDS manages holds no host, port or database.
+func TestTheInVPCRunnerReachesAnExistingSourceThroughTheParameters(t *testing.T) {
+	spec := sampleSpec(t)
+	existingAWSSource(&spec)
+	spec.SQLRunner = v1alpha1.SQLRunnerSpec{Mode: v1alpha1.SQLRunnerInVPC, Image: "public.ecr.aws/docker/library/postgres:15-alpine"}
+	d := rendered(t, synth(t, spec, sampleRegion))
+	c := at(d.props(t, idSQLRunnerTaskDefinition), "ContainerDefinitions", 0).(map[string]any)
+	env := map[string]string{}
+	for _, kv := range c["Environment"].([]any) {
+		m := kv.(map[string]any)
+		env[m["Name"].(string)] = js(m["Value"])
+	}
+	mustEqual(t, "SOURCE_HOST", env["SOURCE_HOST"], js(refTo(ParamSourceDbAddress)))
+	mustEqual(t, "SOURCE_PORT", env["SOURCE_PORT"], js("6432"))
+	mustEqual(t, "SOURCE_DBNAME", env["SOURCE_DBNAME"], js(spec.Database.DatabaseName))
+	var secrets []string
+	for _, s := range c["Secrets"].([]any) {
+		secrets = append(secrets, s.(map[string]any)["Name"].(string))
+	}
+	mustEqual(t, "runner secrets", secrets, []string{"SOURCE_USER", "SOURCE_PASSWORD", "TARGET_HOST", "TARGET_PORT", "TARGET_DBNAME", "TARGET_USER", "TARGET_PASSWORD", "APP_USER", "APP_PASSWORD"})
+	if !strings.Contains(js(c["Secrets"]), ParamSourceDbSecretArn) || !strings.Contains(js(c["Secrets"]), ParamAppDbSecretArn) {
+		t.Errorf("the runner's secrets are not the existing source's: %s", js(c["Secrets"]))
+	}
+}

@@ -144,6 +144,9 @@ func checkSpec(spec v1alpha1.PaymentMigrationSpec, region string) error {
 			fail("%s is empty; apply the CRD defaults first", f.field)
 		}
 	}
+	if spec.SQLRunner.Mode == v1alpha1.SQLRunnerInVPC && spec.SQLRunner.Image == "" {
+		fail("spec.sqlRunner.image is empty with spec.sqlRunner.mode InVPC; apply the CRD defaults first")
+	}
 	if len(spec.Replication.Tables) == 0 {
 		fail("spec.replication.tables is empty; apply the CRD defaults first")
 	}

@@ -164,6 +164,8 @@ func TestEveryDefaultMatchesTheSpecification(t *testing.T) {
 		{"cutover.gates.requireValidation", deref(s.Cutover.Gates.RequireValidation), true},
 		{"cutover.gates.requireTargetHealthy", deref(s.Cutover.Gates.RequireTargetHealthy), true},
 		{"deletionPolicy", s.DeletionPolicy, paymentsv1alpha1.DeletionPolicyDelete},
+		{"sqlRunner.mode", s.SQLRunner.Mode, paymentsv1alpha1.SQLRunnerDirect},
+		{"sqlRunner.image", s.SQLRunner.Image, "public.ecr.aws/docker/library/postgres:15-alpine"},
 		// Region has no API-server default: the operator's flag decides it and
 		// pins it in status on first sight.
 		{"region", s.Region, ""},

@@ -74,6 +74,8 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 		{"step interval shorter than record TTL", set(int64(30), "spec", "cutover", "stepIntervalSeconds"), "spec.cutover.stepIntervalSeconds", "at least traffic.recordTTLSeconds"},
 		{"lag samples zero", set(int64(0), "spec", "cutover", "gates", "consecutiveLagSamples"), "spec.cutover.gates.consecutiveLagSamples", "greater than or equal to 1"},
 		{"alert email malformed", set("oncall", "spec", "alerts", "email"), "spec.alerts.email", "should match"},
+		{"SQL runner unknown", set("Bastion", "spec", "sqlRunner", "mode"), "spec.sqlRunner.mode", "Unsupported value"},
+		{"SQL runner image with a space", set("postgres 15", "spec", "sqlRunner", "image"), "spec.sqlRunner.image", "should match"},
 		{"deletion policy unknown", set("Orphan", "spec", "deletionPolicy"), "spec.deletionPolicy", "Unsupported value"},
 	}
 	for i, tc := range cases {

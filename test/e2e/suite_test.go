@@ -58,7 +58,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	factory := &awsclients.Factory{Provider: awscfg.NewProvider(awscfg.Options{S3PathStyle: true})}
+	// The in-VPC runner's tasks start at once here: its reads of a running
+	// task are paced for that, not for Fargate.
+	factory := &awsclients.Factory{Provider: awscfg.NewProvider(awscfg.Options{S3PathStyle: true}), SQLRunnerPoll: 100 * time.Millisecond}
 	env, err := testenv.StartManager(&controllers.PaymentMigrationReconciler{
 		AWS:        controllers.AWSFromFactory(factory),
 		Synthesize: controllers.SynthesizeTapStack,

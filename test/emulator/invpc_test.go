@@ -3,6 +3,10 @@ package emulator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +16,13 @@ import (
 	dmstypes "github.com/aws/aws-sdk-go-v2/service/databasemigrationservice/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/crdschema"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
+	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
 // The in-VPC runner through the emulator's ECS: RunTask runs the runner's
@@ -49,11 +55,9 @@ func TestInVPCRunnerThroughECSRunTask(t *testing.T) {
 	to := sqlrunner.Database{Side: "target", SecretARN: s.out["TargetSecretArn"]}
 	direct := &sqlrunner.Direct{Secrets: s.sm}
 	t.Cleanup(func() { _ = direct.Close() })
-	if err := direct.EnsureAppRole(ctx, from, sqlrunner.AppRole{Name: role, SecretARN: appARN, Schema: "public", Tables: []string{"payments"}}); err != nil {
-		t.Fatal(err)
-	}
 
-	// What the stack's runner task definition holds (internal/tapstack).
+	// The stack's own runner task definition (internal/tapstack), with this
+	// test's secrets and log group for the stack's.
 	ecsc, logs := ecs.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
 	if _, err := ecsc.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("invpc")}); err != nil {
 		t.Fatal(err)
@@ -61,24 +65,9 @@ func TestInVPCRunnerThroughECSRunTask(t *testing.T) {
 	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/ecs/invpc")}); err != nil {
 		t.Fatal(err)
 	}
-	var secrets []ecstypes.Secret
-	for _, side := range []struct{ env, arn string }{{"SOURCE", from.SecretARN}, {"TARGET", to.SecretARN}} {
-		for _, k := range []struct{ env, key string }{{"HOST", "host"}, {"PORT", "port"}, {"DBNAME", "dbname"}, {"USER", "username"}, {"PASSWORD", "password"}} {
-			secrets = append(secrets, ecstypes.Secret{Name: aws.String(side.env + "_" + k.env), ValueFrom: aws.String(side.arn + ":" + k.key + "::")})
-		}
-	}
-	secrets = append(secrets, ecstypes.Secret{Name: aws.String("APP_USER"), ValueFrom: aws.String(appARN + ":username::")},
-		ecstypes.Secret{Name: aws.String("APP_PASSWORD"), ValueFrom: aws.String(appARN + ":password::")})
-	td, err := ecsc.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("invpc-sql-runner"), NetworkMode: ecstypes.NetworkModeAwsvpc, RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
-		Cpu: aws.String("256"), Memory: aws.String("512"),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{
-			Name: aws.String("sql-runner"), Image: aws.String("public.ecr.aws/docker/library/postgres:15-alpine"), Essential: aws.Bool(true),
-			Secrets: secrets,
-			LogConfiguration: &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverAwslogs, Options: map[string]string{
-				"awslogs-group": "/ecs/invpc", "awslogs-region": cfg.Region, "awslogs-stream-prefix": "sql-runner"}},
-		}},
-	})
+	td, err := ecsc.RegisterTaskDefinition(ctx, stackRunnerTaskDefinition(t, map[string]string{
+		"SourceDatabaseSecret": from.SecretARN, "TargetDatabaseSecret": to.SecretARN, "AppDatabaseSecret": appARN, "ServiceLogGroup": "/ecs/invpc",
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +81,24 @@ func TestInVPCRunnerThroughECSRunTask(t *testing.T) {
 		t.Fatalf("security groups: %v", err)
 	}
 	tasks := &sqlrunner.ECSTasks{ECS: ecsc, Logs: logs, Cluster: "invpc", TaskDefinition: aws.ToString(td.TaskDefinition.TaskDefinitionArn),
-		Container: "sql-runner", Subnets: []string{aws.ToString(subnets.Subnets[0].SubnetId)}, SecurityGroups: []string{aws.ToString(groups.SecurityGroups[0].GroupId)}, LogGroup: "/ecs/invpc", StreamPrefix: "sql-runner",
+		Container: tapstack.SQLRunnerContainer, Subnets: []string{aws.ToString(subnets.Subnets[0].SubnetId)}, SecurityGroups: []string{aws.ToString(groups.SecurityGroups[0].GroupId)}, LogGroup: "/ecs/invpc", StreamPrefix: tapstack.SQLRunnerStreamPrefix,
 		Poll: 20 * time.Millisecond, LogSettle: 5 * time.Second}
 	v := &sqlrunner.InVPC{Tasks: tasks, SourceSecretARN: from.SecretARN, TargetSecretARN: to.SecretARN, AppSecretARN: appARN}
+
+	// The preflight's calls through RunTask: the application role from the
+	// secret the task holds, and the catalog as Direct reads it.
+	if err := v.EnsureAppRole(ctx, from, sqlrunner.AppRole{Name: role, SecretARN: appARN, Schema: "public", Tables: []string{"payments"}}); err != nil {
+		t.Fatal(err)
+	}
+	req := sqlrunner.InspectRequest{Schema: "public", Patterns: []string{"pay%", "missing"}, MeasureLOBs: true}
+	got, err := v.Inspect(ctx, from, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := direct.Inspect(ctx, from, req)
+	if err != nil || !reflect.DeepEqual(got, want) || len(got.Tables) != 1 || len(got.Unmatched) != 1 {
+		t.Fatalf("the catalog through RunTask:\n%+v\ndirect (%v):\n%+v", got, err, want)
+	}
 
 	// One call, one task; the task is RUNNING while its script runs.
 	res, err := tasks.RunScript(ctx, "echo 'TAPSTACK step=s begin'; sleep 1; echo 'TAPSTACK step=s ms=1'; echo 'TAPSTACK end'")
@@ -139,3 +143,88 @@ func TestInVPCRunnerThroughECSRunTask(t *testing.T) {
 }
 
 func lastPart(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+// stackRunnerTaskDefinition is the SQL runner's task definition as the
+// TapStack of the sample with spec.sqlRunner.mode InVPC renders it, its
+// references to the stack's resources replaced by refs (logical id ->
+// value), as RegisterTaskDefinition input.
+func stackRunnerTaskDefinition(t *testing.T, refs map[string]string) *ecs.RegisterTaskDefinitionInput {
+	t.Helper()
+	manifest, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "payments_v1alpha1_paymentmigration.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := crdschema.DecodePaymentMigration(context.Background(), manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm.Spec.SQLRunner.Mode = v1alpha1.SQLRunnerInVPC
+	tmpl, err := tapstack.Synthesize(pm.Spec, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(tmpl.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var props map[string]any
+	for _, r := range doc.Resources {
+		if r.Type == "AWS::ECS::TaskDefinition" && strings.HasSuffix(fmt.Sprint(r.Properties["Family"]), "-sql-runner") {
+			props = r.Properties
+		}
+	}
+	if props == nil {
+		t.Fatal("the TapStack with the in-VPC runner has no runner task definition")
+	}
+	delete(props, "ExecutionRoleArn") // the emulator's ECS resolves secrets itself
+	resolved := resolveRefs(t, props, refs)
+	raw, err := json.Marshal(resolved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The SDK's field names are CloudFormation's, up to case.
+	var in ecs.RegisterTaskDefinitionInput
+	if err := json.Unmarshal(raw, &in); err != nil {
+		t.Fatal(err)
+	}
+	return &in
+}
+
+// resolveRefs replaces Ref and Fn::Sub of the given logical ids.
+func resolveRefs(t *testing.T, v any, refs map[string]string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if id, ok := v["Ref"].(string); ok && len(v) == 1 {
+			if r, ok := refs[id]; ok {
+				return r
+			}
+			t.Fatalf("no value for Ref %s", id)
+		}
+		if f, ok := v["Fn::Sub"].(string); ok && len(v) == 1 {
+			for id, r := range refs {
+				f = strings.ReplaceAll(f, "${"+id+"}", r)
+			}
+			if strings.Contains(f, "${") {
+				t.Fatalf("unresolved reference in %q", f)
+			}
+			return f
+		}
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = resolveRefs(t, x, refs)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = resolveRefs(t, x, refs)
+		}
+		return out
+	}
+	return v
+}

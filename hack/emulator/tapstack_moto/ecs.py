@@ -315,6 +315,15 @@ def _advance_unless_running(self: Task) -> None:
     _advance(self)
 
 
+# Gap: moto's awsvpc task reads its ENI's private DNS name, which moto sets
+# only in a VPC it knows to have DNS hostnames (its default VPC), so RunTask
+# in a stack's own VPC failed with an AttributeError. Without one the name
+# is empty, as DescribeTasks then shows it.
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface as _NetworkInterface
+
+if not hasattr(_NetworkInterface, "private_dns_name"):
+    _NetworkInterface.private_dns_name = ""  # type: ignore[attr-defined]
+
 EC2ContainerServiceBackend.run_task = _run_task_running  # type: ignore[method-assign]
 Task.advance = _advance_unless_running  # type: ignore[method-assign]
 
