@@ -94,14 +94,14 @@ func createProduction(t *testing.T, id string) production {
 
 // ackObjects are what the ACK controllers would show for the production
 // database and bucket.
-func ackObjects(t *testing.T, p production) {
+func ackObjects(t *testing.T, p production, name string) {
 	t.Helper()
 	for _, o := range []struct {
 		gvk          schema.GroupVersionKind
 		name         string
 		spec, status map[string]any
 	}{
-		{existingsource.DBInstanceGVK, "production-db", map[string]any{"dbInstanceIdentifier": p.id, "engine": "postgres", "dbInstanceClass": "db.r5.large"},
+		{existingsource.DBInstanceGVK, name + "-db", map[string]any{"dbInstanceIdentifier": p.id, "engine": "postgres", "dbInstanceClass": "db.r5.large"},
 			map[string]any{
 				"ackResourceMetadata": map[string]any{"arn": "arn:aws:rds:" + region + ":123456789012:db:" + p.id, "region": region, "ownerAccountID": "123456789012"},
 				"endpoint":            map[string]any{"address": p.address, "port": int64(p.port)},
@@ -111,7 +111,7 @@ func ackObjects(t *testing.T, p production) {
 				"dbInstanceStatus":    "available",
 				"conditions":          []any{map[string]any{"type": "ACK.ResourceSynced", "status": "True", "lastTransitionTime": "2026-12-01T00:00:00Z"}},
 			}},
-		{existingsource.BucketGVK, "production-logs", map[string]any{"name": p.bucket}, map[string]any{
+		{existingsource.BucketGVK, name + "-logs", map[string]any{"name": p.bucket}, map[string]any{
 			"ackResourceMetadata": map[string]any{"region": region, "ownerAccountID": "123456789012"},
 			"conditions":          []any{map[string]any{"type": "ACK.ResourceSynced", "status": "True", "lastTransitionTime": "2026-12-01T00:00:00Z"}},
 		}},
@@ -137,7 +137,19 @@ func ackObjects(t *testing.T, p production) {
 // role. The stack creates only the target side; the cutover fences the
 // production role; deleting the migration leaves the source as it was.
 func TestABrownfieldCutoverFromAnACKSource(t *testing.T) {
-	p := createProduction(t, "prodpayments")
+	brownfieldCutover(t, "prodpayments", "brown1", paymentsv1alpha1.SQLRunnerDirect)
+}
+
+// TestABrownfieldCutoverThroughTheInVPCRunner is the same migration with the
+// operator's SQL in one-off ECS tasks: the runner reaches the existing
+// source at the address the operator resolved, with the user name and
+// password of its RDS-managed secret.
+func TestABrownfieldCutoverThroughTheInVPCRunner(t *testing.T) {
+	brownfieldCutover(t, "prodinvpc", "brown2", paymentsv1alpha1.SQLRunnerInVPC)
+}
+
+func brownfieldCutover(t *testing.T, id, suffix string, runner paymentsv1alpha1.SQLRunnerMode) {
+	p := createProduction(t, id)
 	seeded, err := workload.Seed(callCtx(t), p.db.pool, workload.SeedOptions{Rows: 2000})
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +162,13 @@ func TestABrownfieldCutoverFromAnACKSource(t *testing.T) {
 	} {
 		p.db.exec(t, stmt)
 	}
-	ackObjects(t, p)
+	ackObjects(t, p, id)
 
-	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "brownfield", Namespace: "default"},
-		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: "brown1"}}
+	pm := &paymentsv1alpha1.PaymentMigration{ObjectMeta: metav1.ObjectMeta{Name: "brownfield-" + suffix, Namespace: "default"},
+		Spec: paymentsv1alpha1.PaymentMigrationSpec{EnvironmentSuffix: suffix}}
+	pm.Spec.SQLRunner.Mode = runner
 	pm.Spec.Source = paymentsv1alpha1.SourceSpec{Type: paymentsv1alpha1.SourceACK, ApplicationSecretARN: p.appSecret, Port: int32(p.port),
-		ACK: &paymentsv1alpha1.ACKSource{DBInstance: paymentsv1alpha1.ACKReference{Name: "production-db"}, Bucket: paymentsv1alpha1.ACKReference{Name: "production-logs"}}}
+		ACK: &paymentsv1alpha1.ACKSource{DBInstance: paymentsv1alpha1.ACKReference{Name: id + "-db"}, Bucket: paymentsv1alpha1.ACKReference{Name: id + "-logs"}}}
 	pm.Spec.Traffic.RecordTTLSeconds = 1
 	pm.Spec.Cutover.StepIntervalSeconds = 3
 	pm.Spec.Cutover.Steps = []int32{50, 100}
@@ -187,8 +200,12 @@ func TestABrownfieldCutoverFromAnACKSource(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	report := payments.stop(t)
 	c := pm.Status.Cutover
-	t.Logf("brownfield freeze %dms; drain %dms; write-unavailable window seen by the workload at 200/s: %s",
-		*c.FreezeMillis, *c.Ledger.DrainMillis, report.LongestUnavailable.Duration())
+	drain := "under 1ms"
+	if c.Ledger.DrainMillis != nil {
+		drain = fmt.Sprintf("%dms", *c.Ledger.DrainMillis)
+	}
+	t.Logf("brownfield (%s runner) freeze %dms; drain %s; write-unavailable window seen by the workload at 200/s: %s",
+		runner, *c.FreezeMillis, drain, report.LongestUnavailable.Duration())
 	ledger := seeded.Ledger
 	ledger.Merge(report.Ledger)
 	checkLedger(t, "target after the brownfield cutover", target, ledger)
