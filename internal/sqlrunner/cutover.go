@@ -138,21 +138,26 @@ func ensureLoginRole(ctx context.Context, conn *pgx.Conn, name, password string)
 	return err
 }
 
+// tableSequencesSQL selects (schema, name) of the sequences the tables t of
+// the WHERE clause that follows use: those owned by their serial or identity
+// columns, and any their column defaults call.
+const tableSequencesSQL = `
+	SELECT DISTINCT sn.nspname, s.relname
+	FROM pg_catalog.pg_class t
+	JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+	JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND (
+	       (d.classid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid AND d.deptype IN ('a', 'i'))
+	    OR (d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid = t.oid)))
+	JOIN pg_catalog.pg_class s ON s.oid = CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN d.objid ELSE d.refobjid END AND s.relkind = 'S'
+	JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace`
+
 func grantApp(ctx context.Context, conn *pgx.Conn, role AppRole) error {
 	ident := pgx.Identifier{role.Name}.Sanitize()
 	var seqs []string
 	if len(role.Tables) > 0 {
 		// The sequences a table uses: those owned by its serial or identity
 		// columns, and any its column defaults call.
-		rows, err := conn.Query(ctx, `
-			SELECT DISTINCT sn.nspname, s.relname
-			FROM pg_catalog.pg_class t
-			JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
-			JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND (
-			       (d.classid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid AND d.deptype IN ('a', 'i'))
-			    OR (d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid = t.oid)))
-			JOIN pg_catalog.pg_class s ON s.oid = CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN d.objid ELSE d.refobjid END AND s.relkind = 'S'
-			JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+		rows, err := conn.Query(ctx, tableSequencesSQL+`
 			WHERE tn.nspname = $1 AND t.relname = ANY($2)
 			ORDER BY 1, 2`, role.Schema, role.Tables)
 		if err != nil {

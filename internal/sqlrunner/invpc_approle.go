@@ -165,15 +165,7 @@ BEGIN
 	if len(role.Tables) > 0 {
 		sql += `
   EXECUTE ` + n.lit("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "+strings.Join(tables, ", ")+" TO "+grantee) + `;
-  SELECT string_agg(format('%I.%I', nspname, relname), ', ' ORDER BY nspname, relname) INTO seqs FROM (
-    SELECT DISTINCT sn.nspname, s.relname
-    FROM pg_catalog.pg_class t
-    JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
-    JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND (
-           (d.classid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid AND d.deptype IN ('a', 'i'))
-        OR (d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid = t.oid)))
-    JOIN pg_catalog.pg_class s ON s.oid = CASE WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN d.objid ELSE d.refobjid END AND s.relkind = 'S'
-    JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+  SELECT string_agg(format('%I.%I', nspname, relname), ', ' ORDER BY nspname, relname) INTO seqs FROM (` + tableSequencesSQL + `
     WHERE tn.nspname = ` + n.lit(role.Schema) + ` AND t.relname = ANY (ARRAY[` + strings.Join(lits, ", ") + `]::text[])) x;
   IF seqs IS NOT NULL THEN
     EXECUTE 'GRANT USAGE, SELECT, UPDATE ON SEQUENCE ' || seqs || ' TO ' || ` + n.lit(grantee) + `;

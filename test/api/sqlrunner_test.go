@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 )
@@ -33,15 +32,7 @@ func TestSQLRunnerIsFixedDuringACutover(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(string(tc.state), func(t *testing.T) {
-			obj := sample(t, fmt.Sprintf("sqlrunner-%d", i))
-			if err := k8s.Create(ctx(t), obj); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = k8s.Delete(ctx(t), obj) })
-			var pm paymentsv1alpha1.PaymentMigration
-			if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(obj), &pm); err != nil {
-				t.Fatal(err)
-			}
+			pm := createdMigration(t, sample(t, fmt.Sprintf("sqlrunner-%d", i)))
 			if pm.Spec.SQLRunner.Mode != paymentsv1alpha1.SQLRunnerDirect {
 				t.Fatalf("spec.sqlRunner.mode defaulted to %q, want Direct", pm.Spec.SQLRunner.Mode)
 			}
