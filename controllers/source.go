@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -158,14 +159,14 @@ func existingSourceParameters(pm *paymentsv1alpha1.PaymentMigration) map[string]
 	return params
 }
 
+// splitEndpoint is status.source.endpoint's host and port.
 func splitEndpoint(endpoint string) (string, int) {
-	for i := len(endpoint) - 1; i >= 0; i-- {
-		if endpoint[i] == ':' {
-			port, _ := strconv.Atoi(endpoint[i+1:])
-			return endpoint[:i], port
-		}
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return endpoint, 0
 	}
-	return endpoint, 0
+	n, _ := strconv.Atoi(port)
+	return host, n
 }
 
 // resolveSource reads what spec.source names and judges it.
@@ -250,10 +251,11 @@ func (r *PaymentMigrationReconciler) readACK(ctx context.Context, pm *paymentsv1
 		switch {
 		case err == nil:
 			*ref.into = u
-		case apierrors.IsNotFound(err) && !meta.IsNoMatchError(err):
 		case meta.IsNoMatchError(err):
 			return objs, &existingsource.Problem{Reason: "ACKNotInstalled", Field: ref.field,
 				Message: fmt.Sprintf("the API server has no %s: install the ACK controller's CRDs", ref.gvk.GroupKind())}
+		case apierrors.IsNotFound(err):
+			// Left nil: FromACK says which object is missing.
 		default:
 			return objs, &existingsource.Problem{Reason: "SourceLookupFailed", Field: ref.field, Message: fmt.Sprintf("reading %s %s: %v", ref.gvk.Kind, key, err)}
 		}

@@ -262,7 +262,7 @@ func checkPort(src Source, field string, port int) *Problem {
 	return nil
 }
 
-// SecretFields checks a secret's JSON keys as read: the master secret needs a
+// CheckSecret judges a secret's JSON keys as read (Reader.SecretKeys): the master secret needs a
 // user name and a password; the application secret also names the role of
 // spec.database.applicationUsername.
 func CheckSecret(field, arn string, keys map[string]string, wantUser string) *Problem {
