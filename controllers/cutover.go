@@ -13,6 +13,7 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/migration"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/statustext"
@@ -101,45 +102,73 @@ func (s cutoverSeams) task(t cutover.Task) string {
 	return s.outputs[tapstack.OutputDMSTaskArn]
 }
 
-// reconcileCutover runs the cutover for a migration whose stack is ready and
-// whose replication step has run. It returns how soon to look again.
-func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients) (time.Duration, error) {
-	rec := recordFromStatus(pm.Status.Cutover)
-	if rec.State == cutover.Idle && pm.Status.Phase != paymentsv1alpha1.PhaseReplicating {
-		// Nothing to cut over yet: the gates mean something only once
-		// changes are replicating.
-		st.condition(paymentsv1alpha1.ConditionCutoverReady, metav1.ConditionFalse, "NotReplicating", "the cutover gates are read once the migration is Replicating")
-		return r.Timing.Slow, nil
-	}
+// cutoverObservation is what the pass read for the cutover, and the seams
+// its actions go through.
+type cutoverObservation struct {
+	migration.Cutover
+	seams cutoverSeams
+}
+
+// observeCutover reads what the cutover decides on besides its record: the
+// world (routes, fences, the reverse slot, the tasks) and, in the states
+// where gates decide, the gates read from AWS and the databases.
+func (r *PaymentMigrationReconciler) observeCutover(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, aws AWSClients) (*cutoverObservation, *migration.Condition, error) {
+	o := &cutoverObservation{}
+	o.Record = recordFromStatus(pm.Status.Cutover)
 	seams, err := r.cutoverSeams(pm, aws)
 	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionCutoverReady, metav1.ConditionUnknown, "CutoverUnavailable", err.Error())
-		return r.Timing.Slow, nil
+		o.Unavailable = err.Error()
+		return o, nil, nil
 	}
-	spec := cutoverSpec(pm)
+	o.seams = seams
+	o.Spec = cutoverSpec(pm)
 	// A runner whose every call is a slow-starting task runs each freeze
 	// in one call (SPEC 4.3).
-	_, spec.OneTaskFreeze = seams.sql.(*sqlrunner.InVPC)
-	world, err := r.observeCutover(ctx, pm, seams)
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionCutoverReady, metav1.ConditionUnknown, "ObserveFailed", err.Error())
-		return 0, err
+	_, o.Spec.OneTaskFreeze = seams.sql.(*sqlrunner.InVPC)
+	if o.World, err = r.observeWorld(ctx, pm, seams); err != nil {
+		return nil, &migration.Condition{Type: paymentsv1alpha1.ConditionCutoverReady, Status: metav1.ConditionUnknown, Reason: "ObserveFailed", Message: err.Error()}, err
 	}
-	var gates []cutover.Gate
-	if gatesMatter(rec.State) {
-		gates = r.cutoverGates(ctx, pm, st, seams)
+	if migration.GatesMatter(o.Record.State) {
+		o.Gates, o.Health = r.observeGates(ctx, pm, seams)
+		o.RequireValidation = requireValidation(pm)
 	}
+	return o, nil, nil
+}
+
+// applyCutover carries out the cutover's part of the decision: its
+// conditions, then its first action and the actions of the same freeze
+// that follow it. Each action's intent is written to status before it is
+// taken when the decision asks (Persist), its outcome recorded with
+// cutover.Complete, and the next action is cutover.Decide on the record
+// that outcome left. It returns how soon to look again.
+func (r *PaymentMigrationReconciler) applyCutover(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, o *cutoverObservation, cd *migration.CutoverDecision) (time.Duration, error) {
+	for _, c := range cd.Conditions {
+		st.condition(c.Type, c.Status, c.Reason, c.Message)
+	}
+	if cd.HealthCheckStatus != "" {
+		if pm.Status.Traffic == nil {
+			pm.Status.Traffic = &paymentsv1alpha1.TrafficStatus{}
+		}
+		pm.Status.Traffic.HealthCheckStatus = cd.HealthCheckStatus
+	}
+	if cd.First == nil {
+		return r.Timing.Slow, nil
+	}
+	seams, spec, rec, world := o.seams, o.Spec, o.Record, o.World
 	logger := log.FromContext(ctx)
 	requeue := cutover.Poll
 	for i := 0; i < maxActionsPerReconcile; i++ {
-		d := cutover.Decide(spec, rec, gates, world, r.now())
+		d := *cd.First
+		if i > 0 {
+			d = cutover.Decide(spec, rec, cd.Gates, world, r.now())
+		}
 		rec = d.Record
 		if d.Event != nil {
 			r.cutoverEvent(pm, st, rec, d.Event)
 		}
 		pm.Status.Cutover = statusFromRecord(rec, world)
 		if d.Action.Persist {
-			r.cutoverConditions(pm, st, rec)
+			r.cutoverConditions(st, rec)
 			r.recordTraffic(pm, rec, world)
 			// Recorded before acting: a restart finds the intent.
 			if err := st.patch(ctx); err != nil {
@@ -183,22 +212,14 @@ func (r *PaymentMigrationReconciler) reconcileCutover(ctx context.Context, pm *p
 			break
 		}
 	}
-	r.cutoverConditions(pm, st, rec)
+	r.cutoverConditions(st, rec)
 	r.recordTraffic(pm, rec, world)
 	r.Metrics.ObserveCutover(pm)
 	return requeue, nil
 }
 
-func gatesMatter(s cutover.State) bool {
-	switch s {
-	case cutover.Idle, cutover.Held, cutover.Stepping, cutover.RolledBack:
-		return true
-	}
-	return false
-}
-
-// observeCutover reads what the decision needs from outside the record.
-func (r *PaymentMigrationReconciler) observeCutover(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) (cutover.World, error) {
+// observeWorld reads what the decision needs from outside the record.
+func (r *PaymentMigrationReconciler) observeWorld(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) (cutover.World, error) {
 	routes, err := s.router.GetRoutes(ctx)
 	if err != nil {
 		return cutover.World{}, fmt.Errorf("reading the routes: %w", err)
@@ -316,8 +337,9 @@ func (r *PaymentMigrationReconciler) cutoverEvent(pm *paymentsv1alpha1.PaymentMi
 	}
 }
 
-// cutoverConditions sets CutoverComplete and the phase the cutover owns.
-func (r *PaymentMigrationReconciler) cutoverConditions(pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rec cutover.Record) {
+// cutoverConditions sets CutoverComplete, and hands the cutover's state to
+// the phase (migration.Phase), which a cutover owns once it began.
+func (r *PaymentMigrationReconciler) cutoverConditions(st *statusWriter, rec cutover.Record) {
 	if rec.State == cutover.Completed {
 		st.condition(paymentsv1alpha1.ConditionCutoverComplete, metav1.ConditionTrue, "CutoverComplete", rec.Message)
 	} else {
@@ -327,9 +349,8 @@ func (r *PaymentMigrationReconciler) cutoverConditions(pm *paymentsv1alpha1.Paym
 		}
 		st.condition(paymentsv1alpha1.ConditionCutoverComplete, metav1.ConditionFalse, reason, orDefault(rec.Message, "no cutover yet"))
 	}
-	if p := cutoverPhase(rec.State); p != "" {
-		st.phase(p, orDefault(rec.Message, string(rec.State)))
-	}
+	st.phaseInputs.Cutover, st.phaseInputs.CutoverMessage = rec.State, rec.Message
+	st.settlePhase()
 }
 
 func orDefault(s, def string) string {

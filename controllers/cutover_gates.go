@@ -8,104 +8,44 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/migration"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/pgcatalog"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
-// cutoverGates reads the gates of SPEC 4.2 step 2, sets TargetHealthy from
-// Route 53 and CutoverReady with one line per gate, and returns them.
-func (r *PaymentMigrationReconciler) cutoverGates(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, s cutoverSeams) []cutover.Gate {
-	gates := []cutover.Gate{
-		conditionGate(pm, "replication running", paymentsv1alpha1.ConditionReplicationRunning, nil),
-		conditionGate(pm, "lag", paymentsv1alpha1.ConditionLagWithinThreshold, nil),
-	}
-	if requireValidation(pm) {
-		gates = append(gates, validationGate(pm))
-	}
+// observeGates reads the gates of SPEC 4.2 step 2 that are read from AWS and
+// the databases: the target's health check (when the gates require it),
+// the stack's alarms, the source's open write transactions, its logical
+// slot, and with the reverse path the target's replication settings. The
+// gates the replication step's conditions keep are read by
+// migration.Decide, from the conditions as this pass leaves them.
+func (r *PaymentMigrationReconciler) observeGates(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, s cutoverSeams) ([]cutover.Gate, *migration.Health) {
+	var health *migration.Health
 	if g := pm.Spec.Cutover.Gates.RequireTargetHealthy; g == nil || *g {
-		gates = append(gates, r.healthGate(ctx, pm, st, s))
+		health = &migration.Health{}
+		if id := s.outputs[tapstack.OutputHealthCheckID]; id == "" {
+			health.NoCheck = true
+		} else if h, err := s.health.Health(ctx, id); err != nil {
+			health.Err = err.Error()
+		} else {
+			health.Health = h
+		}
 	}
-	gates = append(gates, r.alarmGate(ctx, pm, s), r.transactionGate(ctx, pm, s), r.slotGate(ctx, pm, s))
+	gates := []cutover.Gate{r.alarmGate(ctx, pm, s), r.transactionGate(ctx, pm, s), r.slotGate(ctx, pm, s)}
 	if rp := pm.Spec.Cutover.ReversePath; rp == nil || *rp {
 		gates = append(gates, r.targetReplicationGate(ctx, pm, s))
 	}
-
-	status, reason := metav1.ConditionTrue, "GatesPass"
-	if failed, unknown := cutover.FailingGates(gates); len(failed) > 0 {
-		status, reason = metav1.ConditionFalse, "GateFailing"
-	} else if len(unknown) > 0 {
-		status, reason = metav1.ConditionUnknown, "GateUnknown"
-	}
-	st.condition(paymentsv1alpha1.ConditionCutoverReady, status, reason, cutover.GateLines(gates))
-	return gates
+	return gates, health
 }
 
 func requireValidation(pm *paymentsv1alpha1.PaymentMigration) bool {
 	g := pm.Spec.Cutover.Gates.RequireValidation
 	v := pm.Spec.Replication.Validation
 	return (g == nil || *g) && (v == nil || *v)
-}
-
-// conditionGate reads a gate from a condition the replication step keeps;
-// waitReasons are False reasons that mean "not yet" rather than "failed".
-func conditionGate(pm *paymentsv1alpha1.PaymentMigration, name, condType string, waitReasons map[string]bool) cutover.Gate {
-	c := findCondition(pm, condType)
-	switch {
-	case c == nil:
-		return cutover.Gate{Name: name, State: cutover.Unknown, Message: condType + " not reported yet"}
-	case c.Status == metav1.ConditionTrue:
-		return cutover.Gate{Name: name, State: cutover.Pass, Message: firstLineOf(c.Message)}
-	case c.Status == metav1.ConditionFalse && !waitReasons[c.Reason]:
-		return cutover.Gate{Name: name, State: cutover.Fail, Message: c.Reason + ": " + firstLineOf(c.Message)}
-	}
-	return cutover.Gate{Name: name, State: cutover.Unknown, Message: c.Reason + ": " + firstLineOf(c.Message)}
-}
-
-func firstLineOf(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// healthGate: the target's Route 53 health check, healthy by the majority
-// of the checkers; it also sets TargetHealthy.
-func (r *PaymentMigrationReconciler) healthGate(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, s cutoverSeams) cutover.Gate {
-	id := s.outputs[tapstack.OutputHealthCheckID]
-	if id == "" {
-		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionUnknown, "NoHealthCheck", "the stack has no HealthCheckId output")
-		return cutover.Gate{Name: "target health", State: cutover.Unknown, Message: "no health check output"}
-	}
-	h, err := s.health.Health(ctx, id)
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionUnknown, "HealthReadFailed", err.Error())
-		return cutover.Gate{Name: "target health", State: cutover.Unknown, Message: err.Error()}
-	}
-	traffic := pm.Status.Traffic
-	if traffic == nil {
-		traffic = &paymentsv1alpha1.TrafficStatus{}
-		pm.Status.Traffic = traffic
-	}
-	msg := fmt.Sprintf("%d of %d Route 53 checkers report healthy", h.Healthy, h.Checkers)
-	switch {
-	case h.Checkers == 0:
-		traffic.HealthCheckStatus = "NoReports"
-		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionUnknown, "NoCheckerReports", msg)
-		return cutover.Gate{Name: "target health", State: cutover.Unknown, Message: msg}
-	case h.Majority():
-		traffic.HealthCheckStatus = "Healthy"
-		st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionTrue, "MajorityHealthy", msg)
-		return cutover.Gate{Name: "target health", State: cutover.Pass, Message: msg}
-	}
-	traffic.HealthCheckStatus = "Unhealthy"
-	st.condition(paymentsv1alpha1.ConditionTargetHealthy, metav1.ConditionFalse, "MajorityUnhealthy", msg)
-	return cutover.Gate{Name: "target health", State: cutover.Fail, Message: msg}
 }
 
 // alarmGate: none of the stack's alarms in ALARM.
@@ -227,40 +167,4 @@ func orUnknownLevel(v string) string {
 		return "unknown"
 	}
 	return v
-}
-
-// validationGate: no record failed or suspended validation. Under a steady
-// write load DMS always has records in flight ("Pending records": changed
-// rows not compared yet), so requiring zero pending would hold a busy
-// migration forever; the freeze's watermark drain, not validation, is what
-// proves every committed payment reached the target. A table whose
-// validation has not run yet (Pending validation, Preparing table) waits.
-func validationGate(pm *paymentsv1alpha1.PaymentMigration) cutover.Gate {
-	g := conditionGate(pm, "validation", paymentsv1alpha1.ConditionDataValidated, map[string]bool{"ValidationPending": true, "NoTableStatistics": true})
-	c := findCondition(pm, paymentsv1alpha1.ConditionDataValidated)
-	r := pm.Status.Replication
-	if g.State != cutover.Unknown || c == nil || c.Reason != "ValidationPending" || r == nil ||
-		r.ValidationFailedRecords != 0 || r.ValidationSuspendedRecords != 0 || !onlyRecordsInFlight(c.Message) {
-		return g
-	}
-	g.State = cutover.Pass
-	g.Message = fmt.Sprintf("no failed or suspended records; %d records in flight (changed rows DMS has not compared yet)", r.ValidationPendingRecords)
-	return g
-}
-
-// onlyRecordsInFlight reads the per-table list of the DataValidated message
-// (internal/replication.AggregateValidation: "N failed, N pending, N
-// suspended records; schema.table: State; ..."): every table listed is
-// validating with records pending, none is waiting for validation to start.
-func onlyRecordsInFlight(message string) bool {
-	_, tables, ok := strings.Cut(message, "; ")
-	if !ok {
-		return false
-	}
-	for _, entry := range strings.Split(tables, "; ") {
-		if _, state, ok := strings.Cut(entry, ": "); !ok || state != "Pending records" {
-			return false
-		}
-	}
-	return true
 }

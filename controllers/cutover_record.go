@@ -9,6 +9,7 @@ import (
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/approval"
 	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/migration"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/statustext"
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
@@ -153,22 +154,6 @@ func statusFromRecord(rec cutover.Record, w cutover.World) *paymentsv1alpha1.Cut
 	return s
 }
 
-// cutoverPhase is the display phase a cutover state owns; "" leaves the
-// replication phase (Idle, Held).
-func cutoverPhase(s cutover.State) paymentsv1alpha1.Phase {
-	switch s {
-	case cutover.Stepping, cutover.Freezing, cutover.Flipped:
-		return paymentsv1alpha1.PhaseCuttingOver
-	case cutover.Completed:
-		return paymentsv1alpha1.PhaseCompleted
-	case cutover.RollingBack:
-		return paymentsv1alpha1.PhaseRollingBack
-	case cutover.RolledBack:
-		return paymentsv1alpha1.PhaseRolledBack
-	}
-	return ""
-}
-
 // cutoverActive: a cutover is between its start and its end; the stack is
 // not updated (its template renders the resting routes only).
 func cutoverActive(pm *paymentsv1alpha1.PaymentMigration) bool {
@@ -216,5 +201,5 @@ func routeParameters(pm *paymentsv1alpha1.PaymentMigration) map[string]string {
 // cutoverOwnsPhase: a cutover has begun, and the phase is its own.
 func cutoverOwnsPhase(pm *paymentsv1alpha1.PaymentMigration) bool {
 	c := pm.Status.Cutover
-	return c != nil && cutoverPhase(cutover.State(c.State)) != ""
+	return c != nil && migration.CutoverPhase(cutover.State(c.State)) != ""
 }

@@ -25,6 +25,7 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/cfnstack"
+	"github.com/tapstack/payment-migration-operator/internal/migration"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/sqlrunner"
 	"github.com/tapstack/payment-migration-operator/internal/stackplan"
@@ -220,251 +221,169 @@ type PaymentMigrationReconciler struct {
 // +kubebuilder:rbac:groups=payments.tapstack.io,resources=paymentmigrations/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile moves one PaymentMigration a step toward its spec.
-func (r *PaymentMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var pm paymentsv1alpha1.PaymentMigration
-	if err := r.Get(ctx, req.NamespacedName, &pm); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// observeStack reads the stack, unless its last observation stands, and
+// records what was read of a stack this migration owns into status.stack:
+// the later stages read its outputs.
+func (r *PaymentMigrationReconciler) observeStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, in stackInputs) (migration.Stack, error) {
+	if r.stackFresh(pm, in.tpl.Hash) {
+		return migration.Stack{Fresh: true, ReplicationStarted: replicationStarted(pm)}, nil
 	}
-	if r.APIReader != nil && cutoverInMotion(&pm) {
-		// The cutover acts on what status records; a cached copy a few
-		// milliseconds old would repeat a step the last reconcile made.
-		if err := r.APIReader.Get(ctx, req.NamespacedName, &pm); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-	}
-	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("migration", pm.Name, "stack", naming.New(pm.Spec.EnvironmentSuffix).Stack()))
-
-	if !pm.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, &pm)
-	}
-	// The finalizer goes on before anything is created in AWS, so nothing can
-	// be created that the operator would not clean up.
-	if !controllerutil.ContainsFinalizer(&pm, Finalizer) {
-		base := pm.DeepCopy()
-		controllerutil.AddFinalizer(&pm, Finalizer)
-		if err := r.Patch(ctx, &pm, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
-	}
-
-	st := newStatusWriter(r, &pm)
-	result, err := r.reconcileStack(ctx, &pm, st)
-	if errors.Is(err, ErrStopped) {
-		// A test's stand-in for a crash: nothing more is written.
-		return ctrl.Result{}, err
-	}
-	if perr := st.patch(ctx); perr != nil && err == nil {
-		return ctrl.Result{}, perr
-	}
-	r.Metrics.Observe(&pm)
-	return result, err
-}
-
-// reconcileStack observes the stack, decides, acts, and records the outcome.
-func (r *PaymentMigrationReconciler) reconcileStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
-	region := EffectiveRegion(pm, r.DefaultRegion)
-	pm.Status.Region = region
-	name := naming.New(pm.Spec.EnvironmentSuffix).Stack()
-	stack := st.stack(name)
-
-	aws, err := r.AWS(ctx, region)
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "AWSUnavailable", err.Error())
-		return ctrl.Result{}, err
-	}
-	tpl, err := r.Synthesize(pm.Spec, region)
-	if err != nil {
-		// Only a spec the API server let through but the synthesizer refuses
-		// lands here: a bug to report, not something to retry.
-		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "SynthesisFailed", err.Error())
-		st.phase(paymentsv1alpha1.PhaseFailed, "template synthesis failed: "+err.Error())
-		return ctrl.Result{}, nil
-	}
-	params, result, stop, err := r.stackParameters(ctx, st, aws, region)
-	if stop {
-		return result, err
-	}
-	sourceParams, result, stop, err := r.sourceParameters(ctx, pm, st, aws, region)
-	if stop {
-		return result, err
-	}
-	for k, v := range sourceParams {
-		params[k] = v
-	}
-	for k, v := range routeParameters(pm) {
-		params[k] = v
-	}
-	// What is deployed is the template with these values: a new value
-	// updates the stack as a new template does.
-	tpl.Hash = cfnstack.DesiredHash(tpl.Hash, params)
-	if r.stackFresh(pm, tpl.Hash) {
-		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.Slow)
-	}
-	obs, err := aws.Stacks.Observe(ctx, name)
+	obs, err := in.aws.Stacks.Observe(ctx, in.name)
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionUnknown, "ObserveFailed", err.Error())
-		return ctrl.Result{}, err
+		return migration.Stack{}, err
 	}
-	if obs.Exists {
-		if result, stop, err := r.guardOwnership(ctx, pm, st, aws.Stacks, name, obs); stop {
-			return result, err
-		}
-	}
-
-	plan := stackplan.Decide(stackplan.Inputs{
+	stack := st.stack(in.name)
+	s := migration.Stack{Plan: stackplan.Inputs{
 		Observed:    obs,
-		DesiredHash: tpl.Hash,
+		DesiredHash: in.tpl.Hash,
 		AppliedHash: stack.TemplateHash,
 		Attempts:    stack.CreateAttempts,
 		MaxAttempts: r.Timing.MaxCreateAttempts,
-	})
+	}}
+	if obs.Exists {
+		own := stackplan.OwnershipInputs{StackName: in.name, Tags: obs.Tags, Me: owner(pm), AdoptStack: pm.Annotations[stackplan.AdoptAnnotation]}
+		if uid := obs.Tags[stackplan.OwnerUIDTag]; uid != "" && uid != string(pm.UID) {
+			if own.OtherOwnerExists, err = r.ownerExists(ctx, uid, obs.Tags[stackplan.OwnerTag]); err != nil {
+				return migration.Stack{}, err
+			}
+		}
+		s.Ownership = &own
+		if stackplan.DecideOwnership(own).Ownership == stackplan.Owned {
+			stack.ID, stack.Status = obs.ID, obs.Status
+			if outs := nonEmpty(obs.Outputs); outs != nil || !migration.TaskOutlivesStackChange(obs.Status) {
+				stack.Outputs = outs
+			}
+			stack.Reason = failureText(obs)
+		}
+	}
+	s.ReplicationStarted = replicationStarted(pm)
+	return s, nil
+}
+
+// stackOutcome is what the stack's action left: how soon the stack asks to
+// look again, and the pass's result when the pass ends with the stack.
+type stackOutcome struct {
+	result    ctrl.Result
+	stackNext time.Duration
+}
+
+// applyStack carries out the stack's part of the decision and sets
+// StackReady.
+func (r *PaymentMigrationReconciler) applyStack(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, in stackInputs, observed migration.Stack, d migration.Decision) (stackOutcome, error) {
+	logger := log.FromContext(ctx)
+	sd := d.Stack
+	if sd.Fresh {
+		return stackOutcome{stackNext: r.Timing.Slow}, nil
+	}
+	stack := st.stack(in.name)
+	obs := observed.Plan.Observed
+	if v := sd.Ownership; v != nil {
+		r.stackSeen.Delete(pm.UID)
+		if v.Ownership == stackplan.Adopt {
+			if err := in.aws.Stacks.Adopt(ctx, obs.ID, stackTags(pm)); err != nil {
+				st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "AdoptionFailed", err.Error())
+				return stackOutcome{}, err
+			}
+			logger.Info("adopted the stack", "stackID", obs.ID, "previousOwner", obs.Tags[stackplan.OwnerTag])
+			st.history(v.Message)
+			return stackOutcome{result: ctrl.Result{RequeueAfter: r.Timing.Fast}}, nil
+		}
+		// Another migration's stack, or nobody's: never updated, emptied or
+		// deleted, and the condition names its owner.
+		stack.ID, stack.Status, stack.Reason, stack.Outputs = obs.ID, obs.Status, "", nil
+		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, v.Reason, v.Message)
+		st.phaseInputs.Failed = v.Message
+		return stackOutcome{result: ctrl.Result{RequeueAfter: r.Timing.Slow}}, nil
+	}
+
+	plan := sd.Plan
+	if plan.Reason == "UpdateDeferred" {
+		plan.Message += " (status.cutover.state " + string(pm.Status.Cutover.State) + ")"
+	}
 	allowed := stackplan.ParseAllowed(pm.Annotations[stackplan.AllowReplacementAnnotation])
-	desired := cfnstack.Desired{Name: name, Template: tpl.Body, Hash: tpl.Hash, Parameters: params, Tags: stackTags(pm),
+	desired := cfnstack.Desired{Name: in.name, Template: in.tpl.Body, Hash: in.tpl.Hash, Parameters: in.params, Tags: stackTags(pm),
 		// No change set replaces or removes a database, a bucket, a secret
 		// or a DMS resource unless the annotation names it, and the stack
 		// policy makes CloudFormation refuse it too.
-		Guard: r.updateGuard(ctx, pm, st, aws, stackplan.ReplacementGuard(allowed)), StackPolicy: stackplan.StackPolicy(allowed),
+		Guard: r.updateGuard(ctx, pm, st, in.aws, stackplan.ReplacementGuard(allowed)), StackPolicy: stackplan.StackPolicy(allowed),
 		// With a service role CloudFormation creates the resources with the
 		// role's permissions, not the manager's (tapstack policy).
 		RoleARN: pm.Spec.IAM.StackRoleARN}
-	if obs.Exists {
-		stack.ID, stack.Status = obs.ID, obs.Status
-		if outs := nonEmpty(obs.Outputs); outs != nil || !taskOutlivesStackChange(obs.Status) {
-			stack.Outputs = outs
-		}
-		stack.Reason = failureText(obs)
-	}
-	if plan.Action == stackplan.Update && cutoverActive(pm) {
-		// The template renders the routes of the cutover's resting states
-		// only; an update now could move a record under the cutover's feet,
-		// or stop the DMS task during the freeze. It waits for the end.
-		plan = stackplan.Plan{Action: stackplan.None, Timing: stackplan.Fast, Ready: true, Reason: "UpdateDeferred",
-			Message: "the spec changed the template; the stack update waits until the cutover ends (status.cutover.state " + string(pm.Status.Cutover.State) + ")"}
-	}
 	if plan.Action != stackplan.None {
 		// An operation changes the stack: its last observation no longer stands.
 		r.stackSeen.Delete(pm.UID)
 	}
+	next := r.Timing.stack(plan.Timing)
+	started := observed.ReplicationStarted
 	switch plan.Action {
 	case stackplan.Create:
-		desired.Token = createToken(pm.UID, tpl.Hash, plan.Attempts)
-		if err := aws.Stacks.Create(ctx, desired); err != nil {
+		desired.Token = createToken(pm.UID, in.tpl.Hash, plan.Attempts)
+		if err := in.aws.Stacks.Create(ctx, desired); err != nil {
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "CreateRejected", err.Error())
-			return ctrl.Result{}, err
+			return stackOutcome{}, err
 		}
-		logger.Info("stack creation started", "attempt", plan.Attempts, "templateBytes", len(tpl.Body))
-		stack.TemplateHash, stack.CreateAttempts = tpl.Hash, plan.Attempts
+		logger.Info("stack creation started", "attempt", plan.Attempts, "templateBytes", len(in.tpl.Body))
+		stack.TemplateHash, stack.CreateAttempts = in.tpl.Hash, plan.Attempts
 		stack.Status, stack.ID, stack.Reason, stack.Outputs = "CREATE_IN_PROGRESS", "", "", nil
 	case stackplan.Update:
-		res, err := aws.Stacks.Update(ctx, obs.ID, desired)
+		res, err := in.aws.Stacks.Update(ctx, obs.ID, desired)
 		var refused *cfnstack.RefusedError
 		if errors.As(err, &refused) && strings.HasPrefix(refused.Reason, stopTaskFirst) {
-			// The task is stopped first (reconcileReplication, seeing
+			// The task is stopped first (the replication step, seeing
 			// stoppedForStackUpdate); the change set runs once it has.
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "StoppingTaskForUpdate", strings.TrimPrefix(refused.Reason, stopTaskFirst))
-			return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.Fast)
+			return stackOutcome{result: ctrl.Result{RequeueAfter: r.Timing.Fast}, stackNext: r.Timing.Fast}, nil
 		}
 		if errors.As(err, &refused) {
 			// Nothing changed in AWS: the stack runs the previous template,
 			// and replication goes on with it while a human decides.
 			logger.Info("stack update refused", "changeSet", refused.ChangeSet, "reason", refused.Reason)
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "ReplacementRefused", refused.Reason)
-			if replicationStarted(pm) {
-				return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.Slow)
+			if !started {
+				st.phaseInputs.StackWaiting = "stack update refused: " + refused.Reason
 			}
-			if !cutoverOwnsPhase(pm) {
-				st.phase(paymentsv1alpha1.PhaseProvisioning, "stack update refused: "+refused.Reason)
-			}
-			return ctrl.Result{RequeueAfter: r.Timing.Slow}, nil
+			return stackOutcome{result: ctrl.Result{RequeueAfter: r.Timing.Slow}, stackNext: r.Timing.Slow}, nil
 		}
 		if err != nil {
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "UpdateRejected", err.Error())
-			return ctrl.Result{}, err
+			return stackOutcome{}, err
 		}
 		logger.Info("stack update", "result", res)
 		if c := findCondition(pm, paymentsv1alpha1.ConditionStackReady); res == cfnstack.UpdatePending && c != nil && c.Reason == "ReplacementRefused" {
 			// A refused change set is made again to be read again (the
 			// annotation may allow it by now); until then the refusal stands.
-			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, c.Reason, c.Message)
-			if replicationStarted(pm) {
-				return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
-			}
-			return ctrl.Result{RequeueAfter: r.Timing.stack(plan.Timing)}, nil
+			return stackOutcome{result: ctrl.Result{RequeueAfter: next}, stackNext: next}, nil
 		}
 		switch res {
 		case cfnstack.UpdateStarted:
-			stack.TemplateHash, stack.CreateAttempts, stack.Status = tpl.Hash, 0, "UPDATE_IN_PROGRESS"
+			stack.TemplateHash, stack.CreateAttempts, stack.Status = in.tpl.Hash, 0, "UPDATE_IN_PROGRESS"
 			plan.Ready, plan.Reason, plan.Message = false, "UpdateInProgress", "change set executed; the stack is updating"
 		case cfnstack.UpdateNoChanges:
-			stack.TemplateHash, stack.CreateAttempts = tpl.Hash, 0
+			stack.TemplateHash, stack.CreateAttempts = in.tpl.Hash, 0
 			// Nothing changes: the stack is as ready as before, and the
-			// steps after it go on in this reconcile.
+			// next pass hands it over at once.
 			plan.Action, plan.Ready = stackplan.None, true
 			plan.Timing, plan.Reason, plan.Message = stackplan.Slow, "Updated", "the new template changes no resource"
+			next = time.Millisecond
 		}
 	case stackplan.RecreateRolledBack:
-		if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
-			return ctrl.Result{}, err
+		if err := in.aws.Stacks.Delete(ctx, obs.ID); err != nil {
+			return stackOutcome{}, err
 		}
 		logger.Info("deleting rolled-back stack to create it again", "reason", obs.FailedReason)
 	}
 
-	status := metav1.ConditionFalse
-	if plan.Ready {
-		status = metav1.ConditionTrue
-	}
-	st.condition(paymentsv1alpha1.ConditionStackReady, status, plan.Reason, plan.Message)
+	st.condition(paymentsv1alpha1.ConditionStackReady, boolStatus(plan.Ready), plan.Reason, plan.Message)
 	switch {
 	case plan.Terminal:
-		st.phase(paymentsv1alpha1.PhaseFailed, plan.Message)
-		if replicationStarted(pm) && taskOutlivesStackChange(stack.Status) {
-			return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
-		}
-	case plan.Ready && plan.Action == stackplan.None:
+		st.phaseInputs.Failed = plan.Message
+	case plan.Ready && plan.Action == stackplan.None && d.Stage == migration.HandOver:
 		r.stackSeen.Store(pm.UID, r.now())
-		return r.handOverToReplication(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
-	case replicationStarted(pm) && taskOutlivesStackChange(stack.Status):
-		return r.watchThroughStackChange(ctx, pm, st, aws, r.Timing.stack(plan.Timing))
-	case !plan.Ready && !cutoverOwnsPhase(pm):
-		// After a cutover began its phases say where the writes are; a stack
-		// update is told by StackReady.
-		st.phase(paymentsv1alpha1.PhaseProvisioning, plan.Message)
+	case !plan.Ready:
+		st.phaseInputs.StackWaiting = plan.Message
 	}
-	return ctrl.Result{RequeueAfter: r.Timing.stack(plan.Timing)}, nil
-}
-
-// handOverToReplication moves a migration whose stack is ready on to the
-// replication step (out of Provisioning, or out of a stack failure), runs that
-// step, and looks again when either the step or the stack (stackNext) asks.
-func (r *PaymentMigrationReconciler) handOverToReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, aws AWSClients, stackNext time.Duration) (ctrl.Result, error) {
-	// The stack is the first step; the phases after it belong to replication.
-	// A stack failure is over once the stack is ready; a task failure is not,
-	// and resetting it here would flap Failed -> Preflight -> Failed.
-	taskFailed := false
-	if c := findCondition(pm, paymentsv1alpha1.ConditionReplicationRunning); c != nil && c.Reason == "TaskFailed" {
-		taskFailed = true
-	}
-	switch pm.Status.Phase {
-	case "", paymentsv1alpha1.PhaseProvisioning:
-		st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
-	case paymentsv1alpha1.PhaseFailed:
-		if !taskFailed {
-			st.phase(paymentsv1alpha1.PhasePreflight, "stack ready")
-		}
-	}
-	updateEnded(st)
-	aws.SQL = sqlRunner(pm, aws)
-	next, err := r.reconcileReplication(ctx, pm, st, aws.Replication, aws.SQL)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	cutoverNext, err := r.reconcileCutover(ctx, pm, st, aws)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: min(next, stackNext, cutoverNext)}, nil
+	return stackOutcome{result: ctrl.Result{RequeueAfter: next}, stackNext: next}, nil
 }
 
 // stackFresh reports whether the last observation of a stable stack can stand
@@ -503,7 +422,8 @@ func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *pa
 		pm = fresh
 	}
 	st := newStatusWriter(r, pm)
-	st.phase(paymentsv1alpha1.PhaseDeleting, "deleting the stack")
+	st.phaseInputs.Deleting = true
+	st.settlePhase()
 	progress, err := r.deleteStack(ctx, pm, st)
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "DeletionFailed", err.Error())

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
+	"github.com/tapstack/payment-migration-operator/internal/migration"
 	"github.com/tapstack/payment-migration-operator/internal/naming"
 	"github.com/tapstack/payment-migration-operator/internal/replication"
 	"github.com/tapstack/payment-migration-operator/internal/replicationaws"
@@ -24,21 +25,31 @@ import (
 	"github.com/tapstack/payment-migration-operator/internal/tapstack"
 )
 
-// reconcileReplication takes a migration whose stack is ready through
-// Preflight -> FullLoad -> Replicating: it runs the preflight checks, drives the
-// DMS task, and samples progress, lag and validation. It returns how soon to
-// look again, which depends on the phase.
-func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner) (time.Duration, error) {
+// replicationObservation is what the pass read for the replication step,
+// and what its actions need besides.
+type replicationObservation struct {
+	migration.Replication
+	taskARN string
+	task    replication.Task
+	names   naming.Names
+	targets replication.PreflightTargets
+}
+
+// observeReplication reads what the replication step decides on, for a
+// migration whose stack is ready or watched through a change: the
+// preflight's observations until it passes, the DMS task (and its
+// first-start tag when DMS cannot tell whether it ever ran), its lag while
+// it runs and its table statistics when they are due. A read the step
+// cannot do without fails the pass (the condition says which); a lag or
+// statistics read that fails is an observation, returned as readErr.
+func (r *PaymentMigrationReconciler) observeReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner) (*replicationObservation, *migration.Condition, error) {
 	outputs := pm.Status.Stack.Outputs
 	taskARN := outputs[tapstack.OutputDMSTaskArn]
 	if taskARN == "" {
-		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "NoTaskOutput", "the stack has no "+tapstack.OutputDMSTaskArn+" output")
-		return r.Timing.Slow, nil
+		return nil, &migration.Condition{Type: paymentsv1alpha1.ConditionReplicationRunning, Status: metav1.ConditionUnknown, Reason: "NoTaskOutput",
+			Message: "the stack has no " + tapstack.OutputDMSTaskArn + " output"}, nil
 	}
-	stackID := ""
-	if pm.Status.Stack != nil {
-		stackID = pm.Status.Stack.ID
-	}
+	stackID := pm.Status.Stack.ID
 	if why := identityChange(st.replication(), stackID, taskARN); why != "" {
 		r.forgetReplication(ctx, pm, st, why)
 	}
@@ -48,18 +59,31 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		repl.StartedTaskARN = taskARN
 	}
 	repl.TaskARN, repl.StackID = taskARN, stackID
-	names := naming.New(pm.Spec.EnvironmentSuffix)
+	o := &replicationObservation{taskARN: taskARN, names: naming.New(pm.Spec.EnvironmentSuffix)}
+	// An existing source is never rebooted by the operator (the API refuses
+	// the switch for it too).
+	o.AllowReboot = pm.Spec.Database.AllowRebootForParameterApply && !existingSource(pm)
 
-	preflightOK, err := r.preflight(ctx, pm, st, rep, sql, names)
-	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionPreflightPassed, metav1.ConditionUnknown, "PreflightReadFailed", err.Error())
-		return 0, err
+	if c := findCondition(pm, paymentsv1alpha1.ConditionPreflightPassed); c == nil || c.Status != metav1.ConditionTrue {
+		// The checks run until they pass for the current generation; once
+		// they have, they are not repeated (the task's own state says the
+		// rest).
+		o.targets = preflightTargets(pm, o.names)
+		pre, err := rep.Preflight(ctx, o.targets)
+		if err != nil {
+			return nil, preflightFailed(err), err
+		}
+		pre.Databases = inspectDatabases(ctx, pm, sql)
+		if repl.RebootRequestedAt != nil {
+			pre.RebootRequestedAt = repl.RebootRequestedAt.Time
+		}
+		pre.Now = r.now()
+		o.Preflight = &pre
 	}
 
 	task, err := rep.Task(ctx, taskARN)
 	if err != nil {
-		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "TaskReadFailed", err.Error())
-		return 0, err
+		return nil, taskReadFailed(err), err
 	}
 	if task.Status == "" {
 		// The stack's task is gone: the stack may have been re-created out of
@@ -67,9 +91,10 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 		// trusting outputs read up to Timing.Slow ago.
 		r.stackSeen.Delete(pm.UID)
 	}
+	o.task = task
 	in := replication.TaskInputs{
 		Task:            task,
-		PreflightPassed: preflightOK,
+		PreflightPassed: o.Preflight == nil,
 		Paused:          pm.Spec.Replication.Paused || forwardTaskHeld(pm) || repl.StoppedForStackUpdate,
 		Recorded:        repl.StartedAt != nil && repl.StartedTaskARN == taskARN,
 	}
@@ -83,29 +108,49 @@ func (r *PaymentMigrationReconciler) reconcileReplication(ctx context.Context, p
 	}
 	if replication.NeedStartTag(task) {
 		if in.StartTag, err = rep.StartTag(ctx, taskARN); err != nil {
-			st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionUnknown, "TaskReadFailed", err.Error())
+			return nil, taskReadFailed(err), err
+		}
+	}
+	step, readErr := r.observeStep(ctx, pm, rep, o.names, taskARN, in)
+	o.Step = step
+	return o, nil, readErr
+}
+
+func preflightFailed(err error) *migration.Condition {
+	return &migration.Condition{Type: paymentsv1alpha1.ConditionPreflightPassed, Status: metav1.ConditionUnknown, Reason: "PreflightReadFailed", Message: err.Error()}
+}
+
+func taskReadFailed(err error) *migration.Condition {
+	return &migration.Condition{Type: paymentsv1alpha1.ConditionReplicationRunning, Status: metav1.ConditionUnknown, Reason: "TaskReadFailed", Message: err.Error()}
+}
+
+// applyReplication carries out the replication step's part of the
+// decision: the preflight's actions and condition, the task's action, and
+// the step's figures and conditions. It returns how soon to look again.
+func (r *PaymentMigrationReconciler) applyReplication(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner, o *replicationObservation, d migration.Decision) (time.Duration, error) {
+	if d.Preflight != nil {
+		if err := r.applyPreflight(ctx, pm, st, rep, sql, o, *d.Preflight); err != nil {
+			c := preflightFailed(err)
+			st.condition(c.Type, c.Status, c.Reason, c.Message)
 			return 0, err
 		}
 	}
-
-	// Everything the step decides on is read first; a lag or statistics read
-	// that fails is an observation (the condition goes Unknown), not a reason
-	// to leave the task undecided.
-	step, readErr := r.observeStep(ctx, pm, rep, names, taskARN, in)
-	d := replication.DecideStep(step)
-
-	if d.Task.Record {
+	step := *d.Step
+	repl := st.replication()
+	if step.Task.Record {
 		now := metav1.NewTime(r.now())
-		repl.StartedAt, repl.StartedTaskARN = &now, taskARN
-		st.history(fmt.Sprintf("the DMS task %s is running without this migration's record of starting it (resumed by hand, or the record was lost): recorded; from now on it is only ever resumed", taskARN))
+		repl.StartedAt, repl.StartedTaskARN = &now, o.taskARN
+		st.history(fmt.Sprintf("the DMS task %s is running without this migration's record of starting it (resumed by hand, or the record was lost): recorded; from now on it is only ever resumed", o.taskARN))
 	}
-	if err := r.actOnTask(ctx, pm, st, rep, taskARN, d.Task.Action); err != nil {
+	if err := r.actOnTask(ctx, pm, st, rep, o.taskARN, step.Task.Action); err != nil {
 		st.condition(paymentsv1alpha1.ConditionReplicationRunning, metav1.ConditionFalse, "TaskActionFailed", err.Error())
 		return 0, err
 	}
-	r.watchTask(pm, rep, names, taskARN)
-	r.applyStep(pm, st, task, step, d)
-	return r.Timing.replication(pm.Status.Phase, d.Busy), readErr
+	r.watchTask(pm, rep, o.names, o.taskARN)
+	r.applyStep(st, o.task, o.Step, step)
+	st.phaseInputs.Step, st.phaseInputs.StepMessage = step.Phase, step.PhaseMessage
+	st.settlePhase()
+	return r.Timing.replication(pm.Status.Phase, step.Busy), nil
 }
 
 // observeStep reads what replication.PlanReads asks for: the lag while the
@@ -157,8 +202,9 @@ func (r *PaymentMigrationReconciler) observeStep(ctx context.Context, pm *paymen
 }
 
 // applyStep writes the step's decision into status: the task's figures and
-// ReplicationRunning, the lag gate, validation, and the phase.
-func (r *PaymentMigrationReconciler) applyStep(pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, task replication.Task, in replication.StepInputs, d replication.StepDecision) {
+// ReplicationRunning, the lag gate and validation. (Its phase goes to
+// migration.Phase.)
+func (r *PaymentMigrationReconciler) applyStep(st *statusWriter, task replication.Task, in replication.StepInputs, d replication.StepDecision) {
 	repl := st.replication()
 	repl.TaskStatus = task.Status
 	repl.FullLoadPercent = clampPercent(task.FullLoadPercent)
@@ -174,7 +220,7 @@ func (r *PaymentMigrationReconciler) applyStep(pm *paymentsv1alpha1.PaymentMigra
 			}
 			repl.CDCLatencySourceSeconds, repl.CDCLatencyTargetSeconds = seconds(in.Lag.Source), seconds(in.Lag.Target)
 		}
-		st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, conditionStatus(*d.Lag), d.Lag.Reason, d.Lag.Message)
+		st.condition(paymentsv1alpha1.ConditionLagWithinThreshold, migration.StepConditionStatus(*d.Lag), d.Lag.Reason, d.Lag.Message)
 	}
 	if d.Validation != nil {
 		if v := d.Aggregate; v != nil {
@@ -183,35 +229,14 @@ func (r *PaymentMigrationReconciler) applyStep(pm *paymentsv1alpha1.PaymentMigra
 			repl.ValidationState = v.State
 			repl.ValidationFailedRecords, repl.ValidationPendingRecords, repl.ValidationSuspendedRecords = v.Failed, v.Pending, v.Suspended
 		}
-		st.condition(paymentsv1alpha1.ConditionDataValidated, conditionStatus(*d.Validation), d.Validation.Reason, d.Validation.Message)
-	}
-	if p := stepPhases[d.Phase]; p != "" {
-		st.phase(p, d.PhaseMessage)
+		st.condition(paymentsv1alpha1.ConditionDataValidated, migration.StepConditionStatus(*d.Validation), d.Validation.Reason, d.Validation.Message)
 	}
 }
 
-var stepPhases = map[replication.StepPhase]paymentsv1alpha1.Phase{
-	replication.StepFailed:      paymentsv1alpha1.PhaseFailed,
-	replication.StepReplicating: paymentsv1alpha1.PhaseReplicating,
-	replication.StepFullLoad:    paymentsv1alpha1.PhaseFullLoad,
-	replication.StepPreflight:   paymentsv1alpha1.PhasePreflight,
-}
-
-func conditionStatus(c replication.Condition) metav1.ConditionStatus {
-	if !c.Known {
-		return metav1.ConditionUnknown
-	}
-	return boolStatus(c.True)
-}
-
-// preflight runs the checks until they pass for the current generation; once
-// they have, they are not repeated (the task's own state says the rest).
-func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner, names naming.Names) (bool, error) {
-	if c := findCondition(pm, paymentsv1alpha1.ConditionPreflightPassed); c != nil && c.Status == metav1.ConditionTrue {
-		return true, nil
-	}
+// preflightTargets are the AWS resources the preflight reads.
+func preflightTargets(pm *paymentsv1alpha1.PaymentMigration, names naming.Names) replication.PreflightTargets {
 	outputs := pm.Status.Stack.Outputs
-	targets := replication.PreflightTargets{
+	return replication.PreflightTargets{
 		SourceDBInstanceID: outputs[tapstack.OutputSourceDbInstanceID],
 		ParameterGroup:     sourceParameterGroup(pm, names),
 		RoleNames:          []string{names.DMSVPCRole(), names.DMSLogsRole()},
@@ -221,25 +246,19 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 			{Side: string(naming.Target), ARN: outputs[tapstack.OutputDMSTargetEndpointArn]},
 		},
 	}
-	obs, err := rep.Preflight(ctx, targets)
-	if err != nil {
-		return false, err
-	}
-	obs.Databases = inspectDatabases(ctx, pm, sql)
+}
+
+// applyPreflight carries out what the preflight's verdict asks for (the
+// connection tests, the target's schema, the cutover's preparation, a
+// reboot of the source) and records PreflightPassed with their outcome.
+func (r *PaymentMigrationReconciler) applyPreflight(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, sql sqlrunner.Runner, o *replicationObservation, res replication.PreflightResult) error {
 	repl := st.replication()
-	if repl.RebootRequestedAt != nil {
-		obs.RebootRequestedAt = repl.RebootRequestedAt.Time
-	}
-	obs.Now = r.now()
-	// An existing source is never rebooted by the operator (the API refuses
-	// the switch for it too).
-	res := replication.EvaluatePreflight(obs, pm.Spec.Database.AllowRebootForParameterApply && !existingSource(pm))
 	if res.ClearRebootRequest {
 		repl.RebootRequestedAt = nil
 	}
 	for _, endpoint := range res.TestConnections {
-		if err := rep.TestConnection(ctx, targets.InstanceARN, endpoint); err != nil {
-			return false, err
+		if err := rep.TestConnection(ctx, o.targets.InstanceARN, endpoint); err != nil {
+			return err
 		}
 	}
 	if len(res.TargetSchema) > 0 {
@@ -253,8 +272,8 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 			st.history(fmt.Sprintf("created the mapped tables on the target from the source's schema (%d statements)", len(res.TargetSchema)))
 		}
 	}
-	if res.Passed && obs.Databases != nil {
-		if err := prepareCutover(ctx, pm, sql, obs.Databases.Source.TableNames()); err != nil {
+	if dbs := o.Preflight.Databases; res.Passed && dbs != nil {
+		if err := prepareCutover(ctx, pm, sql, dbs.Source.TableNames()); err != nil {
 			res.Passed, res.Reason = false, "CutoverPreparationFailed"
 			res.Message += "\nFAIL cutover preparation: " + err.Error()
 		} else {
@@ -264,11 +283,9 @@ func (r *PaymentMigrationReconciler) preflight(ctx context.Context, pm *payments
 	}
 	st.condition(paymentsv1alpha1.ConditionPreflightPassed, boolStatus(res.Passed), res.Reason, res.Message)
 	if res.RebootSource {
-		if err := r.rebootSource(ctx, st, rep, targets.SourceDBInstanceID, obs.Now); err != nil {
-			return false, err
-		}
+		return r.rebootSource(ctx, st, rep, o.targets.SourceDBInstanceID, o.Preflight.Now)
 	}
-	return res.Passed, nil
+	return nil
 }
 
 // rebootSource reboots the production source, at most once per request. The

@@ -12,6 +12,8 @@ import (
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
 	"github.com/tapstack/payment-migration-operator/internal/conditions"
+	"github.com/tapstack/payment-migration-operator/internal/cutover"
+	"github.com/tapstack/payment-migration-operator/internal/migration"
 	"github.com/tapstack/payment-migration-operator/internal/statustext"
 )
 
@@ -24,17 +26,28 @@ type statusWriter struct {
 	r    *PaymentMigrationReconciler
 	pm   *paymentsv1alpha1.PaymentMigration
 	base *paymentsv1alpha1.PaymentMigration
-	// pinned keeps the phase as it is for this reconcile (phase ignores
-	// changes): a step that runs under another's phase reports through its
-	// conditions only.
-	pinned bool
+	// phaseInputs gather, as the pass decides and acts, what the phase
+	// follows from (migration.Phase); settlePhase applies it.
+	phaseInputs migration.PhaseInputs
 }
 
-// pinPhase keeps the phase as it is for the rest of the reconcile.
-func (s *statusWriter) pinPhase() { s.pinned = true }
-
 func newStatusWriter(r *PaymentMigrationReconciler, pm *paymentsv1alpha1.PaymentMigration) *statusWriter {
-	return &statusWriter{r: r, pm: pm, base: pm.DeepCopy()}
+	s := &statusWriter{r: r, pm: pm, base: pm.DeepCopy()}
+	s.phaseInputs.Current = pm.Status.Phase
+	if c := pm.Status.Cutover; c != nil {
+		s.phaseInputs.Cutover, s.phaseInputs.CutoverMessage = cutover.State(c.State), c.Message
+	}
+	return s
+}
+
+// settlePhase moves the phase to what migration.Phase says of the pass so
+// far: once the stack has acted and once the replication step has (so that
+// what a stage records in history is recorded under the phase it acts in),
+// before each record of the cutover's intent, and before the status is
+// written.
+func (s *statusWriter) settlePhase() {
+	p, msg := migration.Phase(s.phaseInputs)
+	s.phase(p, msg)
 }
 
 // stack returns status.stack, created on first use.
@@ -104,9 +117,10 @@ func (s *statusWriter) forget(condTypes ...string) {
 	}
 }
 
-// phase moves the display phase; a change is recorded in history and as an Event.
+// phase moves the display phase; a change is recorded in history and as an
+// Event. Only settlePhase calls it: migration.Phase chooses the phase.
 func (s *statusWriter) phase(p paymentsv1alpha1.Phase, message string) {
-	if s.pm.Status.Phase == p || s.pinned {
+	if s.pm.Status.Phase == p {
 		return
 	}
 	from := s.pm.Status.Phase
