@@ -192,7 +192,13 @@ func (r *PaymentMigrationReconciler) applyCutover(ctx context.Context, pm *payme
 			}
 		}
 		started := r.now()
-		res := r.carryOut(ctx, pm, seams, spec, d.Action)
+		var res cutover.Result
+		if err := r.act(ctx, pm, "cutover "+d.Action.ID+" "+d.Action.String(), func() error {
+			res = r.carryOut(ctx, pm, seams, spec, d.Action)
+			return nil
+		}); err != nil {
+			return 0, err
+		}
 		if h := r.CutoverHooks; h != nil && h.AfterAction != nil {
 			if err := h.AfterAction(ctx, pm, d.Action); err != nil {
 				return 0, err

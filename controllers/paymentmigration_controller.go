@@ -196,8 +196,10 @@ type PaymentMigrationReconciler struct {
 	// ReconcileTimeout bounds one reconcile (DefaultReconcileTimeout when 0);
 	// the next one picks up from what AWS and status say.
 	ReconcileTimeout time.Duration
-	// CutoverHooks stop a reconcile between two cutover actions (tests).
+	// CutoverHooks stop a reconcile between two cutover actions, Hooks
+	// between any two actions (tests).
 	CutoverHooks *CutoverHooks
+	Hooks        *ActionHooks
 
 	// stackSeen remembers when each migration's stable stack was last
 	// observed, so that replication sampling does not describe the stack every
@@ -281,7 +283,7 @@ func (r *PaymentMigrationReconciler) applyStack(ctx context.Context, pm *payment
 	if v := sd.Ownership; v != nil {
 		r.stackSeen.Delete(pm.UID)
 		if v.Ownership == stackplan.Adopt {
-			if err := in.aws.Stacks.Adopt(ctx, obs.ID, stackTags(pm)); err != nil {
+			if err := r.act(ctx, pm, "stack Adopt", func() error { return in.aws.Stacks.Adopt(ctx, obs.ID, stackTags(pm)) }); err != nil {
 				st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "AdoptionFailed", err.Error())
 				return stackOutcome{}, err
 			}
@@ -319,7 +321,7 @@ func (r *PaymentMigrationReconciler) applyStack(ctx context.Context, pm *payment
 	switch plan.Action {
 	case stackplan.Create:
 		desired.Token = createToken(pm.UID, in.tpl.Hash, plan.Attempts)
-		if err := in.aws.Stacks.Create(ctx, desired); err != nil {
+		if err := r.act(ctx, pm, "stack Create", func() error { return in.aws.Stacks.Create(ctx, desired) }); err != nil {
 			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "CreateRejected", err.Error())
 			return stackOutcome{}, err
 		}
@@ -327,7 +329,14 @@ func (r *PaymentMigrationReconciler) applyStack(ctx context.Context, pm *payment
 		stack.TemplateHash, stack.CreateAttempts = in.tpl.Hash, plan.Attempts
 		stack.Status, stack.ID, stack.Reason, stack.Outputs = "CREATE_IN_PROGRESS", "", "", nil
 	case stackplan.Update:
-		res, err := in.aws.Stacks.Update(ctx, obs.ID, desired)
+		var res cfnstack.UpdateResult
+		err := r.act(ctx, pm, "stack Update", func() (err error) {
+			res, err = in.aws.Stacks.Update(ctx, obs.ID, desired)
+			return err
+		})
+		if errors.Is(err, ErrStopped) {
+			return stackOutcome{}, err
+		}
 		var refused *cfnstack.RefusedError
 		if errors.As(err, &refused) && strings.HasPrefix(refused.Reason, stopTaskFirst) {
 			// The task is stopped first (the replication step, seeing
@@ -368,7 +377,7 @@ func (r *PaymentMigrationReconciler) applyStack(ctx context.Context, pm *payment
 			next = time.Millisecond
 		}
 	case stackplan.RecreateRolledBack:
-		if err := in.aws.Stacks.Delete(ctx, obs.ID); err != nil {
+		if err := r.act(ctx, pm, "stack Delete (rolled back)", func() error { return in.aws.Stacks.Delete(ctx, obs.ID) }); err != nil {
 			return stackOutcome{}, err
 		}
 		logger.Info("deleting rolled-back stack to create it again", "reason", obs.FailedReason)
@@ -425,6 +434,9 @@ func (r *PaymentMigrationReconciler) reconcileDelete(ctx context.Context, pm *pa
 	st.phaseInputs.Deleting = true
 	st.settlePhase()
 	progress, err := r.deleteStack(ctx, pm, st)
+	if errors.Is(err, ErrStopped) {
+		return ctrl.Result{}, err
+	}
 	if err != nil {
 		st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "DeletionFailed", err.Error())
 		r.event(pm, corev1.EventTypeWarning, "DeletionFailed", "Delete", err.Error())
@@ -509,7 +521,11 @@ func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymen
 	// A running task holds its endpoints and instance: CloudFormation cannot
 	// delete them until it stops.
 	if arn := obs.Outputs[outputTaskArn]; arn != "" {
-		stopped, err := aws.Tasks.StopIfRunning(ctx, arn)
+		var stopped bool
+		err := r.act(ctx, pm, "deletion StopTask", func() (err error) {
+			stopped, err = aws.Tasks.StopIfRunning(ctx, arn)
+			return err
+		})
 		if err != nil {
 			return deletionWaiting, err
 		}
@@ -525,7 +541,7 @@ func (r *PaymentMigrationReconciler) deleteStack(ctx context.Context, pm *paymen
 			return deletionBatchDone, err
 		}
 	}
-	if err := aws.Stacks.Delete(ctx, obs.ID); err != nil {
+	if err := r.act(ctx, pm, "deletion DeleteStack", func() error { return aws.Stacks.Delete(ctx, obs.ID) }); err != nil {
 		return deletionWaiting, err
 	}
 	msg := "deleting the stack"
@@ -554,7 +570,12 @@ func (r *PaymentMigrationReconciler) emptyBuckets(ctx context.Context, pm *payme
 		if progress.Empty {
 			continue
 		}
-		n, empty, err := emptier.EmptySome(ctx, name, r.Timing.bucketBatch())
+		var n int
+		var empty bool
+		err := r.act(ctx, pm, "deletion EmptyBucket "+key, func() (err error) {
+			n, empty, err = emptier.EmptySome(ctx, name, r.Timing.bucketBatch())
+			return err
+		})
 		progress.VersionsDeleted += int64(n)
 		progress.Empty = empty
 		if err != nil {

@@ -226,3 +226,29 @@ func (r *PaymentMigrationReconciler) stackInputs(ctx context.Context, pm *paymen
 	in.tpl.Hash = cfnstack.DesiredHash(in.tpl.Hash, params)
 	return in, nil
 }
+
+// ActionHooks let tests stop the manager between any two actions of a
+// reconcile, whatever its stage: the stack's, the preflight's, the task's,
+// the cutover's and the deletion's (the crash-safety suites). Nil in
+// production. An error ends the reconcile there, as a crash would: nothing
+// more is written.
+type ActionHooks struct {
+	Before func(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, action string) error
+	After  func(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, action string) error
+}
+
+// act runs one action between the hooks.
+func (r *PaymentMigrationReconciler) act(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, action string, do func() error) error {
+	if h := r.Hooks; h != nil && h.Before != nil {
+		if err := h.Before(ctx, pm, action); err != nil {
+			return err
+		}
+	}
+	err := do()
+	if h := r.Hooks; h != nil && h.After != nil {
+		if herr := h.After(ctx, pm, action); herr != nil {
+			return herr
+		}
+	}
+	return err
+}

@@ -257,14 +257,16 @@ func (r *PaymentMigrationReconciler) applyPreflight(ctx context.Context, pm *pay
 		repl.RebootRequestedAt = nil
 	}
 	for _, endpoint := range res.TestConnections {
-		if err := rep.TestConnection(ctx, o.targets.InstanceARN, endpoint); err != nil {
+		if err := r.act(ctx, pm, "preflight TestConnection", func() error { return rep.TestConnection(ctx, o.targets.InstanceARN, endpoint) }); err != nil {
 			return err
 		}
 	}
 	if len(res.TargetSchema) > 0 {
 		// One transaction: a failure leaves the target as it was, and the
 		// next preflight plans again from what is there.
-		if err := sql.ApplyDDL(ctx, targetDatabase(pm), res.TargetSchema); err != nil {
+		if err := r.act(ctx, pm, "preflight ApplyDDL", func() error { return sql.ApplyDDL(ctx, targetDatabase(pm), res.TargetSchema) }); errors.Is(err, ErrStopped) {
+			return err
+		} else if err != nil {
 			res.Reason = "TargetSchemaFailed"
 			res.Message += "\nFAIL target schema: creating it failed: " + err.Error()
 		} else {
@@ -273,7 +275,9 @@ func (r *PaymentMigrationReconciler) applyPreflight(ctx context.Context, pm *pay
 		}
 	}
 	if dbs := o.Preflight.Databases; res.Passed && dbs != nil {
-		if err := prepareCutover(ctx, pm, sql, dbs.Source.TableNames()); err != nil {
+		if err := r.act(ctx, pm, "preflight PrepareCutover", func() error { return prepareCutover(ctx, pm, sql, dbs.Source.TableNames()) }); errors.Is(err, ErrStopped) {
+			return err
+		} else if err != nil {
 			res.Passed, res.Reason = false, "CutoverPreparationFailed"
 			res.Message += "\nFAIL cutover preparation: " + err.Error()
 		} else {
@@ -283,7 +287,7 @@ func (r *PaymentMigrationReconciler) applyPreflight(ctx context.Context, pm *pay
 	}
 	st.condition(paymentsv1alpha1.ConditionPreflightPassed, boolStatus(res.Passed), res.Reason, res.Message)
 	if res.RebootSource {
-		return r.rebootSource(ctx, st, rep, o.targets.SourceDBInstanceID, o.Preflight.Now)
+		return r.rebootSource(ctx, pm, st, rep, o.targets.SourceDBInstanceID, o.Preflight.Now)
 	}
 	return nil
 }
@@ -296,13 +300,13 @@ func (r *PaymentMigrationReconciler) applyPreflight(ctx context.Context, pm *pay
 // long RDS keeps reading "available" + "pending-reboot", and whatever happens
 // to this reconcile: a manager that stops between the write and the call has
 // recorded a request it never made, and the bound makes it up.
-func (r *PaymentMigrationReconciler) rebootSource(ctx context.Context, st *statusWriter, rep ReplicationAWS, dbInstanceID string, now time.Time) error {
+func (r *PaymentMigrationReconciler) rebootSource(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, rep ReplicationAWS, dbInstanceID string, now time.Time) error {
 	at := metav1.NewTime(now)
 	st.replication().RebootRequestedAt = &at
 	if err := st.patch(ctx); err != nil {
 		return fmt.Errorf("recording the reboot request of the source before making it: %w", err)
 	}
-	if err := rep.RebootDB(ctx, dbInstanceID); err != nil {
+	if err := r.act(ctx, pm, "preflight RebootSource", func() error { return rep.RebootDB(ctx, dbInstanceID) }); err != nil {
 		// The call may have reached RDS (a timeout): the request stands, and
 		// only RDS showing no reboot for RebootWait lets another be made.
 		return fmt.Errorf("rebooting the source (request recorded at %s; not repeated before %s unless RDS shows the reboot): %w",
@@ -377,15 +381,15 @@ func (r *PaymentMigrationReconciler) actOnTask(ctx context.Context, pm *payments
 	case replication.NoAction:
 		return nil
 	case replication.StartReplication:
-		if err := r.firstStart(ctx, pm, st, rep, arn); err != nil {
+		if err := r.act(ctx, pm, "task StartReplication", func() error { return r.firstStart(ctx, pm, st, rep, arn) }); err != nil {
 			return err
 		}
 	case replication.ResumeProcessing:
-		if err := rep.StartTask(ctx, arn, action); err != nil {
+		if err := r.act(ctx, pm, "task ResumeProcessing", func() error { return rep.StartTask(ctx, arn, action) }); err != nil {
 			return err
 		}
 	case replication.StopTask:
-		if err := rep.StopTask(ctx, arn); err != nil {
+		if err := r.act(ctx, pm, "task StopTask", func() error { return rep.StopTask(ctx, arn) }); err != nil {
 			return err
 		}
 	default:

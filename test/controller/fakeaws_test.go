@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/tapstack/payment-migration-operator/controllers"
@@ -72,6 +73,19 @@ func (f *fakeCloud) factory() controllers.AWSFactory {
 		return controllers.AWSClients{Stacks: fakeStacks{f}, Tasks: fakeTasks{f}, Buckets: fakeBuckets{f}, Replication: f.dms, SQL: f.sql,
 			PrefixLists: prefixLists.of(region), Route53: f.route53, Alarms: f.alarms, Source: sources}, nil
 	}
+}
+
+// creations counts the CreateStack calls of a migration (its tokens).
+func (f *fakeCloud) creations(uid string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, t := range f.tokens {
+		if strings.HasPrefix(t, "tapstack-"+uid+"-") {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fakeCloud) count(call string) int {
@@ -321,20 +335,25 @@ func (b fakeBuckets) EmptySome(_ context.Context, bucket string, limit int) (int
 
 func outputsOf(stack string) map[string]string {
 	return map[string]string{
-		"DMSTaskArn":         "arn:aws:dms:us-east-1:123456789012:task:" + stack,
-		"SourceBucketName":   "payments-source-" + stack,
-		"TargetBucketName":   "payments-target-" + stack,
-		"VpcId":              "vpc-0123",
-		"SourceDbSecretArn":  "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-source-" + stack,
-		"TargetDbSecretArn":  "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-target-" + stack,
-		"AppDbSecretArn":     "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-" + stack,
-		"ReverseDMSTaskArn":  "arn:aws:dms:us-east-1:123456789012:task:reverse-" + stack,
-		"HostedZoneId":       "Z" + stack,
-		"HealthCheckId":      "hc-" + stack,
-		"WeightedRecordName": "api.payments.internal.",
-		"WriterRecordName":   "db.payments.internal.",
-		"SourceDbEndpoint":   "rds-source-" + stack + ".example.internal",
-		"TargetDbEndpoint":   "rds-target-" + stack + ".example.internal",
+		"DMSTaskArn": "arn:aws:dms:us-east-1:123456789012:task:" + stack,
+		// Each stack's own endpoints and instance: the fake DMS keeps
+		// their connection tests apart.
+		"DMSReplicationInstanceArn": "arn:aws:dms:us-east-1:123456789012:rep:" + stack,
+		"DMSSourceEndpointArn":      "arn:aws:dms:us-east-1:123456789012:endpoint:source-" + stack,
+		"DMSTargetEndpointArn":      "arn:aws:dms:us-east-1:123456789012:endpoint:target-" + stack,
+		"SourceBucketName":          "payments-source-" + stack,
+		"TargetBucketName":          "payments-target-" + stack,
+		"VpcId":                     "vpc-0123",
+		"SourceDbSecretArn":         "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-source-" + stack,
+		"TargetDbSecretArn":         "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-target-" + stack,
+		"AppDbSecretArn":            "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-" + stack,
+		"ReverseDMSTaskArn":         "arn:aws:dms:us-east-1:123456789012:task:reverse-" + stack,
+		"HostedZoneId":              "Z" + stack,
+		"HealthCheckId":             "hc-" + stack,
+		"WeightedRecordName":        "api.payments.internal.",
+		"WriterRecordName":          "db.payments.internal.",
+		"SourceDbEndpoint":          "rds-source-" + stack + ".example.internal",
+		"TargetDbEndpoint":          "rds-target-" + stack + ".example.internal",
 	}
 }
 
