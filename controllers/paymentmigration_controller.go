@@ -654,40 +654,6 @@ func stackTags(pm *paymentsv1alpha1.PaymentMigration) map[string]string {
 	return tags
 }
 
-// guardOwnership stops the reconcile of a stack this migration does not own:
-// it is never updated, emptied or deleted, and the condition names its owner.
-// A stack the migration's annotation asks to adopt is taken over first.
-func (r *PaymentMigrationReconciler) guardOwnership(ctx context.Context, pm *paymentsv1alpha1.PaymentMigration, st *statusWriter, stacks StackClient, name string, obs cfnstack.Observation) (ctrl.Result, bool, error) {
-	in := stackplan.OwnershipInputs{StackName: name, Tags: obs.Tags, Me: owner(pm), AdoptStack: pm.Annotations[stackplan.AdoptAnnotation]}
-	if uid := obs.Tags[stackplan.OwnerUIDTag]; uid != "" && uid != string(pm.UID) {
-		exists, err := r.ownerExists(ctx, uid, obs.Tags[stackplan.OwnerTag])
-		if err != nil {
-			return ctrl.Result{}, true, err
-		}
-		in.OtherOwnerExists = exists
-	}
-	v := stackplan.DecideOwnership(in)
-	switch v.Ownership {
-	case stackplan.Owned:
-		return ctrl.Result{}, false, nil
-	case stackplan.Adopt:
-		if err := stacks.Adopt(ctx, obs.ID, stackTags(pm)); err != nil {
-			st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, "AdoptionFailed", err.Error())
-			return ctrl.Result{}, true, err
-		}
-		log.FromContext(ctx).Info("adopted the stack", "stackID", obs.ID, "previousOwner", obs.Tags[stackplan.OwnerTag])
-		st.history(v.Message)
-		r.stackSeen.Delete(pm.UID)
-		return ctrl.Result{RequeueAfter: r.Timing.Fast}, true, nil
-	}
-	stack := st.stack(name)
-	stack.ID, stack.Status, stack.Reason, stack.Outputs = obs.ID, obs.Status, "", nil
-	st.condition(paymentsv1alpha1.ConditionStackReady, metav1.ConditionFalse, v.Reason, v.Message)
-	st.phase(paymentsv1alpha1.PhaseFailed, v.Message)
-	r.stackSeen.Delete(pm.UID)
-	return ctrl.Result{RequeueAfter: r.Timing.Slow}, true, nil
-}
-
 // ownerExists says whether the PaymentMigration the owner tags name exists
 // with that UID (a namespace/name can be re-created with a new one).
 func (r *PaymentMigrationReconciler) ownerExists(ctx context.Context, uid, nsName string) (bool, error) {

@@ -18,4 +18,3 @@ func TestOnlyRecordsInFlight(t *testing.T) {
 		}
 	}
 }
-
