@@ -32,7 +32,7 @@ func decideCutover(o Observation, step replication.StepDecision) *CutoverDecisio
 	}
 	d := &CutoverDecision{}
 	var gates []cutover.Gate
-	if gatesMatter(c.Record.State) {
+	if GatesMatter(c.Record.State) {
 		conds := projectConditions(o, step)
 		figures := o.Validation
 		if a := step.Aggregate; a != nil {
@@ -70,18 +70,15 @@ func decideCutover(o Observation, step replication.StepDecision) *CutoverDecisio
 var NotReplicating = Condition{Type: paymentsv1alpha1.ConditionCutoverReady, Status: metav1.ConditionFalse, Reason: "NotReplicating",
 	Message: "the cutover gates are read once the migration is Replicating"}
 
-// gatesMatter: the states in which the gates decide something (a start, a
-// step, a rollback before the flip).
-func gatesMatter(s cutover.State) bool {
+// GatesMatter: the states in which the gates decide something (a start, a
+// step, a rollback before the flip), and the pass reads them.
+func GatesMatter(s cutover.State) bool {
 	switch s {
 	case "", cutover.Idle, cutover.Held, cutover.Stepping, cutover.RolledBack:
 		return true
 	}
 	return false
 }
-
-// GatesMatter says whether the pass reads the gates for a record's state.
-func GatesMatter(s cutover.State) bool { return gatesMatter(s) }
 
 // projectConditions are the conditions as the step's decision leaves them.
 func projectConditions(o Observation, step replication.StepDecision) []metav1.Condition {

@@ -13,6 +13,7 @@ package migration
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	paymentsv1alpha1 "github.com/tapstack/payment-migration-operator/api/v1alpha1"
@@ -259,18 +260,12 @@ func CutoverDue(o Observation, rec cutover.Record) bool {
 
 // phaseAfterStep is the phase the pass leaves when the cutover does not act.
 func phaseAfterStep(o Observation, stage Stage, step replication.StepDecision) paymentsv1alpha1.Phase {
-	p, _ := Phase(PhaseInputs{Current: o.Phase, Stage: stage, TaskFailed: taskFailed(o.Conditions), Step: step.Phase, StepMessage: step.PhaseMessage})
+	p, _ := Phase(PhaseInputs{Current: o.Phase, Stage: stage, TaskFailed: TaskFailed(o.Conditions), Step: step.Phase, StepMessage: step.PhaseMessage})
 	return p
 }
 
-func taskFailed(conds []metav1.Condition) bool {
-	for _, c := range conds {
-		if c.Type == paymentsv1alpha1.ConditionReplicationRunning {
-			return c.Reason == "TaskFailed"
-		}
-	}
-	return false
-}
-
 // TaskFailed says whether ReplicationRunning reports a failed task.
-func TaskFailed(conds []metav1.Condition) bool { return taskFailed(conds) }
+func TaskFailed(conds []metav1.Condition) bool {
+	c := meta.FindStatusCondition(conds, paymentsv1alpha1.ConditionReplicationRunning)
+	return c != nil && c.Reason == "TaskFailed"
+}
